@@ -1,0 +1,49 @@
+import express, { type Express } from "express";
+import { pinoHttp } from "pino-http";
+import type { Logger, Redis } from "@payhooks/core";
+import { createErrorHandler } from "./http-errors";
+import { createPayramRouter, type PayramRouteDeps } from "./routes/payram";
+
+export type IngressDeps = {
+  logger: Logger;
+  /** the producer connection; /readyz pings it */
+  redis: Pick<Redis, "ping">;
+  providers: { payram: PayramRouteDeps["provider"] };
+  /** @defaultValue 256 KiB */
+  bodyLimit?: number;
+  /** upper bound on one enqueue before the provider gets 503. @defaultValue 2000 */
+  enqueueTimeoutMs?: number;
+  now?: () => number;
+};
+
+/** The public webhook app, without listen(): tests build it and main.ts serves it. */
+export function createApp(deps: IngressDeps): Express {
+  const { logger, bodyLimit = 256 * 1024, enqueueTimeoutMs = 2_000, now = Date.now } = deps;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.use(
+    pinoHttp({
+      logger,
+      // Headers are redacted by the logger's paths; bodies are never logged.
+      serializers: { req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, url: req.url }) },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
+    }),
+  );
+
+  app.get("/healthz", (_req, res) => void res.json({ status: "ok" }));
+  app.get("/readyz", async (_req, res) => {
+    try {
+      await deps.redis.ping();
+      res.json({ status: "ready" });
+    } catch {
+      res.status(503).json({ status: "unavailable", error: "redis_unreachable" });
+    }
+  });
+
+  app.use(createPayramRouter({ provider: deps.providers.payram, bodyLimit, enqueueTimeoutMs, now }));
+
+  app.use((_req, res) => void res.status(404).json({ error: "not_found" }));
+  app.use(createErrorHandler(logger));
+  return app;
+}

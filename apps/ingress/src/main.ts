@@ -1,0 +1,78 @@
+import type { Server } from "node:http";
+import { Queue } from "bullmq";
+import { ConfigError, QUEUES, createLedger, createLogger, createRedis, enabledProviders, loadConfig } from "@payhooks/core";
+import { createAdminApp } from "./admin";
+import { createApp } from "./app";
+
+/** How long SIGTERM waits for in-flight requests before closing the remaining sockets. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+function main(): void {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const line of err.message.split("\n")) console.error(`payhooks ingress: invalid configuration: ${line}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, name: "ingress" });
+  const redis = createRedis(config.REDIS_URL, "producer", "payhooks-ingress");
+  redis.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));
+
+  const enabled = enabledProviders(config);
+  const payramQueue = new Queue(QUEUES.payram, { connection: redis, prefix: config.QUEUE_PREFIX });
+  payramQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "payram queue error"));
+
+  const app = createApp({
+    logger,
+    redis,
+    bodyLimit: config.BODY_LIMIT,
+    providers: {
+      payram: config.PAYRAM_WEBHOOK_SECRET ? { secrets: [config.PAYRAM_WEBHOOK_SECRET], queue: payramQueue } : null,
+    },
+  });
+  const servers: Server[] = [];
+  const server = app.listen(config.PORT, () => {
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : config.PORT;
+    logger.info({ url: `http://localhost:${port}`, providers: enabled }, "ingress listening");
+  });
+  servers.push(server);
+
+  if (config.ADMIN_TOKEN) {
+    const ledger = createLedger({ redis, prefix: config.QUEUE_PREFIX });
+    const admin = createAdminApp({ ledger, token: config.ADMIN_TOKEN, logger }).listen(config.ADMIN_PORT, config.ADMIN_HOST, () => {
+      const address = admin.address();
+      const port = typeof address === "object" && address ? address.port : config.ADMIN_PORT;
+      logger.info({ url: `http://${config.ADMIN_HOST}:${port}` }, "admin listening");
+    });
+    servers.push(admin);
+  } else {
+    logger.info("admin API disabled: set ADMIN_TOKEN to enable it");
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "draining in-flight requests");
+    const force = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), DRAIN_TIMEOUT_MS);
+    force.unref();
+    void Promise.all(
+      servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections(); })),
+    )
+      .then(() => payramQueue.close())
+      .then(() => redis.quit().catch(() => undefined))
+      .then(() => {
+        logger.info("ingress stopped");
+        process.exit(0);
+      });
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+main();

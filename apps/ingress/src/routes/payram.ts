@@ -1,0 +1,64 @@
+import express, { Router } from "express";
+import type { Queue } from "bullmq";
+import { JOB_OPTIONS, type Envelope } from "@payhooks/core";
+import { parsePayramNotification, payramJobId, verifyPayramRequest } from "@payhooks/payram";
+import { enqueue } from "../enqueue";
+import { flatHeaders, keptHeaders } from "../headers";
+
+export type PayramRouteDeps = {
+  provider: { secrets: readonly [string, ...string[]]; queue: Queue } | null;
+  bodyLimit: number;
+  enqueueTimeoutMs: number;
+  now: () => number;
+};
+
+const ACCEPTED = { message: "Webhook received successfully" };
+const TEST_ACCEPTED = { message: "Test webhook received" };
+
+/**
+ * POST /webhooks/payram — shared/protocols/providers.md §2.9: raw body → verify → parse →
+ * enqueue → 200. Verification failures are 401 (§4), bad bodies 400, Redis trouble 503.
+ */
+export function createPayramRouter(deps: PayramRouteDeps): Router {
+  const router = Router();
+  router.post(
+    "/webhooks/payram",
+    (_req, res, next) => (deps.provider ? next() : void res.status(503).json({ error: "provider_not_configured" })),
+    express.raw({ type: () => true, limit: deps.bodyLimit }),
+    async (req, res) => {
+      const { secrets, queue } = deps.provider!;
+      const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const headers = flatHeaders(req.headers);
+      const isTest = headers["x-webhook-test"]?.toLowerCase() === "true";
+      const credentialsSent = headers["x-payram-signature"] !== undefined || headers["api-key"] !== undefined;
+      // The dashboard's "Test connection" ping may come unsigned (§2.7); a failed test
+      // deactivates the webhook, so it gets 200 — but a ping that carries bad credentials does not.
+      if (isTest && !credentialsSent) return void res.status(200).json(TEST_ACCEPTED);
+
+      const verified = verifyPayramRequest({ rawBody, headers, secrets, now: deps.now() });
+      if (!verified.ok) return void res.status(401).json({ error: verified.reason });
+      if (isTest) return void res.status(200).json(TEST_ACCEPTED);
+
+      let body: unknown;
+      try {
+        body = JSON.parse(rawBody.toString("utf8"));
+      } catch {
+        return void res.status(400).json({ error: "invalid_json" });
+      }
+      const notification = parsePayramNotification(body); // PayloadValidationError → 400
+
+      const jobId = payramJobId(notification);
+      const envelope: Envelope = {
+        provider: "payram",
+        deliveryId: jobId,
+        receivedAt: deps.now(),
+        rawBody: rawBody.toString("utf8"),
+        payload: body,
+        headers: keptHeaders(headers, ["content-type", "user-agent"]),
+      };
+      await enqueue(queue, "payram.notification", envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
+      res.status(200).json(ACCEPTED);
+    },
+  );
+  return router;
+}

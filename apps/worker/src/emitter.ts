@@ -1,0 +1,43 @@
+import type { Queue } from "bullmq";
+import { JOB_OPTIONS, type Ledger, type Logger, type PaymentEvent, type ProviderId } from "@payhooks/core";
+
+export type Emitter = ReturnType<typeof createEmitter>;
+
+/**
+ * Moves PaymentEvents from the ledger's outbox to the queues. The ledger writes an event in the
+ * same atomic step as the change it describes; this enqueues it with jobId = event id (so a
+ * second enqueue of the same event is a no-op) and only then clears it from the outbox. A worker
+ * that dies in between leaves the event in the outbox: the job's retry or the sweeper sends it.
+ */
+export function createEmitter(deps: {
+  ledger: Ledger;
+  paymentEvents: Queue;
+  merchantWebhooks: Queue | null;
+  logger: Logger;
+}) {
+  async function emit(event: PaymentEvent): Promise<void> {
+    await deps.paymentEvents.add(event.type, event, { ...JOB_OPTIONS.paymentEvent, jobId: event.id });
+    if (deps.merchantWebhooks) {
+      await deps.merchantWebhooks.add("merchant.deliver", event, { ...JOB_OPTIONS.merchantWebhook, jobId: event.id });
+    }
+    await deps.ledger.markEmitted(event);
+  }
+
+  /** Sends every event of this payment still in the outbox (this run's and any a crash left). */
+  async function flushPayment(provider: ProviderId, providerPaymentId: string): Promise<PaymentEvent[]> {
+    const events = await deps.ledger.pendingEvents(provider, providerPaymentId);
+    events.sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
+    for (const event of events) await emit(event);
+    return events;
+  }
+
+  /** Sends outbox entries older than `ageMs`; run periodically by every worker process. */
+  async function sweep(ageMs: number): Promise<number> {
+    const events = await deps.ledger.staleEvents(ageMs);
+    for (const event of events) await emit(event);
+    if (events.length > 0) deps.logger.warn({ count: events.length }, "sent events left in the outbox");
+    return events.length;
+  }
+
+  return { flushPayment, sweep };
+}

@@ -1,0 +1,99 @@
+import { Queue, Worker } from "bullmq";
+import { ConfigError, QUEUES, createLedger, createLogger, createRedis, loadConfig, type ProviderId } from "@payhooks/core";
+import { createMerchantDeliveryProcessor } from "./delivery";
+import { createEmitter } from "./emitter";
+import { createProcessor, type ProviderHandler } from "./processor";
+import { createPayramHandler } from "./processors/payram";
+
+/** Outbox entries older than this were left by a worker that died; every worker re-sends them. */
+const OUTBOX_SWEEP_AGE_MS = 30_000;
+const OUTBOX_SWEEP_EVERY_MS = 10_000;
+
+function main(): void {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const line of err.message.split("\n")) console.error(`payhooks worker: invalid configuration: ${line}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, name: "worker" });
+  const connection = createRedis(config.REDIS_URL, "worker", "payhooks-worker");
+  connection.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));
+  const prefix = config.QUEUE_PREFIX;
+  const ledger = createLedger({ redis: connection, prefix });
+
+  const paymentEvents = new Queue(QUEUES.paymentEvents, { connection, prefix });
+  const merchantWebhooks =
+    config.MERCHANT_WEBHOOK_URL && config.MERCHANT_WEBHOOK_SECRET
+      ? new Queue(QUEUES.merchantWebhooks, { connection, prefix })
+      : null;
+  const queues = [paymentEvents, ...(merchantWebhooks ? [merchantWebhooks] : [])];
+  const emitter = createEmitter({ ledger, paymentEvents, merchantWebhooks, logger });
+
+  // Every provider queue is worked whether or not the ingress has that provider's secrets:
+  // jobs already queued must never be stranded by a configuration change.
+  const handlers = {
+    payram: createPayramHandler({ ledger, emitter }),
+  } satisfies Record<ProviderId, ProviderHandler>;
+
+  const workers: Worker[] = [];
+  for (const [provider, handler] of Object.entries(handlers) as Array<[ProviderId, ProviderHandler]>) {
+    workers.push(
+      new Worker(QUEUES[provider], createProcessor(provider, handler), {
+        connection,
+        prefix,
+        concurrency: config.WORKER_CONCURRENCY,
+      }),
+    );
+  }
+  if (config.MERCHANT_WEBHOOK_URL && config.MERCHANT_WEBHOOK_SECRET) {
+    const processor = createMerchantDeliveryProcessor({
+      url: config.MERCHANT_WEBHOOK_URL,
+      secret: config.MERCHANT_WEBHOOK_SECRET,
+      timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS,
+    });
+    workers.push(new Worker(QUEUES.merchantWebhooks, processor, { connection, prefix, concurrency: config.WORKER_CONCURRENCY }));
+  } else {
+    logger.info("merchant webhook delivery disabled: set MERCHANT_WEBHOOK_URL and MERCHANT_WEBHOOK_SECRET to enable it");
+  }
+  for (const worker of workers) {
+    worker.on("error", (err) => logger.warn({ err: { message: err.message }, queue: worker.name }, "worker error"));
+    worker.on("failed", (job, err) =>
+      logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: { message: err.message } }, "job failed"),
+    );
+  }
+  for (const queue of queues) queue.on("error", (err) => logger.warn({ err: { message: err.message } }, "queue error"));
+
+  const sweeper = setInterval(() => {
+    emitter.sweep(OUTBOX_SWEEP_AGE_MS).catch((err: Error) => logger.warn({ err: { message: err.message } }, "outbox sweep failed"));
+  }, OUTBOX_SWEEP_EVERY_MS);
+
+  void Promise.all(workers.map((w) => w.waitUntilReady())).then(
+    () => logger.info({ queues: workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY }, "worker ready"),
+    (err: Error) => logger.error({ err: { message: err.message } }, "worker could not start"),
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(sweeper);
+    logger.info({ signal }, "finishing active jobs");
+    // Worker.close() waits for the jobs in progress, then stops taking new ones.
+    void Promise.all(workers.map((w) => w.close()))
+      .then(() => Promise.all(queues.map((q) => q.close())))
+      .then(() => connection.quit().catch(() => undefined))
+      .then(() => {
+        logger.info("worker stopped");
+        process.exit(0);
+      });
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+main();

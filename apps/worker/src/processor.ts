@@ -1,0 +1,32 @@
+import { UnrecoverableError, type Job } from "bullmq";
+import { EnvelopeSchema, MoneyError, PayloadValidationError, type Envelope, type ProviderId } from "@payhooks/core";
+
+export type ProcessResult = {
+  outcome: "applied" | "ignored";
+  reason?: string;
+  orderId: string | null;
+  events: string[];
+};
+
+export type ProviderHandler = (envelope: Envelope) => Promise<ProcessResult>;
+
+/**
+ * Wraps a provider's handler as a BullMQ processor: the envelope is re-validated, and input
+ * that can never succeed (bad envelope, bad payload, unrepresentable money) fails at once with
+ * UnrecoverableError; anything else (Redis trouble, contention) is thrown for a retry.
+ */
+export function createProcessor(provider: ProviderId, handle: ProviderHandler) {
+  return async (job: Job): Promise<ProcessResult> => {
+    const parsed = EnvelopeSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`invalid envelope: ${parsed.error.issues[0]?.message ?? "?"}`);
+    if (parsed.data.provider !== provider) {
+      throw new UnrecoverableError(`envelope for ${parsed.data.provider} on the ${provider} queue`);
+    }
+    try {
+      return await handle(parsed.data);
+    } catch (err) {
+      if (err instanceof PayloadValidationError || err instanceof MoneyError) throw new UnrecoverableError(err.message);
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,19 @@
+import { z } from "zod";
+import { PROVIDER_IDS } from "./provider";
+
+/**
+ * What the ingress puts on a provider queue: everything the worker needs, nothing secret.
+ * `rawBody` is the verified body as received (UTF-8 text), `payload` its parsed form.
+ * Only headers that matter downstream are kept; signatures and keys never are.
+ */
+export const EnvelopeSchema = z.object({
+  provider: z.enum(PROVIDER_IDS),
+  deliveryId: z.string().min(1),
+  /** ms since epoch when the ingress accepted the request */
+  receivedAt: z.number().int().nonnegative(),
+  rawBody: z.string(),
+  payload: z.unknown(),
+  headers: z.record(z.string(), z.string()),
+});
+
+export type Envelope = z.infer<typeof EnvelopeSchema>;

@@ -1,0 +1,27 @@
+export { ConfigSchema, enabledProviders, loadConfig } from "./config";
+export type { Config } from "./config";
+export { constantTimeEqual, hmacSha256, sha256Hex } from "./crypto";
+export { EnvelopeSchema } from "./envelope";
+export type { Envelope } from "./envelope";
+export { ConfigError, LedgerConflictError, MoneyError, PayhooksError, PayloadValidationError } from "./errors";
+export { JOB_OPTIONS, QUEUES, jobIdFor } from "./jobs";
+export { ORDER_ID_PATTERN, ORDER_STATUSES, OrderInputSchema, createLedger } from "./ledger";
+export type {
+  ApplyResult,
+  Ledger,
+  OrderInput,
+  OrderRecord,
+  OrderStatus,
+  OrderView,
+  PaymentDecision,
+  PaymentRecord,
+} from "./ledger";
+export { REDACT_PATHS, createLogger } from "./logger";
+export type { LogLevel, Logger } from "./logger";
+export { DEFAULT_CURRENCY_EXPONENT, currencyExponent, formatMinorUnits, toMinorUnits } from "./money";
+export { PAYMENT_EVENT_TYPES, PaymentEventSchema, PaymentEventTypeSchema } from "./payment-event";
+export type { PaymentEvent, PaymentEventType } from "./payment-event";
+export { PROVIDER_IDS } from "./provider";
+export type { ProviderId, VerifyFailure, VerifyInput, VerifyResult } from "./provider";
+export { createRedis, redisOptionsFor, redisOptionsFromUrl } from "./redis";
+export type { Redis, RedisRole } from "./redis";

@@ -1,0 +1,51 @@
+import type { JobsOptions } from "bullmq";
+import { sha256Hex } from "./crypto";
+import type { ProviderId } from "./provider";
+
+/** Queue names. Provider queues carry Envelopes; the other two carry PaymentEvents. */
+export const QUEUES = {
+  payram: "payram",
+  /** The merchant's own workers may consume this queue; payhooks only produces to it. */
+  paymentEvents: "payment-events",
+  /** Deliveries to MERCHANT_WEBHOOK_URL, consumed by the payhooks worker. */
+  merchantWebhooks: "merchant-webhooks",
+} as const satisfies Record<ProviderId | "paymentEvents" | "merchantWebhooks", string>;
+
+const DAY_S = 86_400;
+
+/**
+ * Retries and retention per kind of job. Completed jobs are kept 7 days so a redelivery in
+ * that window is deduplicated by job id before it reaches a worker; the ledger dedups forever.
+ */
+export const JOB_OPTIONS = {
+  provider: {
+    attempts: 8,
+    backoff: { type: "exponential", delay: 1_000 },
+    removeOnComplete: { age: 7 * DAY_S, count: 200_000 },
+    removeOnFail: { age: 30 * DAY_S },
+  },
+  paymentEvent: {
+    removeOnComplete: { age: 7 * DAY_S, count: 200_000 },
+    removeOnFail: { age: 30 * DAY_S },
+  },
+  merchantWebhook: {
+    // 2s, 4s, 8s … about 9 hours in all before the delivery is left failed for an operator.
+    attempts: 15,
+    backoff: { type: "exponential", delay: 2_000 },
+    removeOnComplete: { age: 7 * DAY_S, count: 200_000 },
+    removeOnFail: { age: 30 * DAY_S },
+  },
+} as const satisfies Record<string, JobsOptions>;
+
+const READABLE = /^[A-Za-z0-9._-]{1,100}$/;
+
+/**
+ * A deterministic BullMQ job id from the parts that identify one delivery. BullMQ refuses ids
+ * with ":" and all-digit ids, so the provider prefix is always there. Parts are joined with "~",
+ * which no readable part contains, so two different part lists never give one id; parts that
+ * are not plain tokens are replaced by a hash of all parts (never sanitised, which could).
+ */
+export function jobIdFor(provider: ProviderId, parts: readonly string[]): string {
+  if (parts.every((p) => READABLE.test(p))) return `${provider}-${parts.join("~")}`;
+  return `${provider}-h${sha256Hex(parts.join("\u0000")).slice(0, 40)}`;
+}

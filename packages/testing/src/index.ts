@@ -1,0 +1,4 @@
+export { findRedisServer, redisInline, removeRedisServer, startRedisServer } from "./redis-server";
+export type { RedisServer, RedisServerOptions } from "./redis-server";
+export { freePort, spawnNode, waitFor } from "./processes";
+export type { NodeProcess } from "./processes";
