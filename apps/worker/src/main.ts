@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { Queue, Worker } from "bullmq";
 import { ConfigError, QUEUES, createLedger, createLogger, createRedis, loadConfig, type ProviderId } from "@payhooks/core";
 import { createMerchantDeliveryProcessor } from "./delivery";
@@ -24,6 +25,8 @@ function main(): void {
   const connection = createRedis(config.REDIS_URL, "worker", "payhooks-worker");
   connection.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));
   const prefix = config.QUEUE_PREFIX;
+  /** recorded on each job it processes (BullMQ's processedBy), so an operator sees which process ran it */
+  const workerName = `payhooks-worker-${hostname()}-${process.pid}`;
   const ledger = createLedger({ redis: connection, prefix });
 
   const paymentEvents = new Queue(QUEUES.paymentEvents, { connection, prefix });
@@ -44,6 +47,7 @@ function main(): void {
   for (const [provider, handler] of Object.entries(handlers) as Array<[ProviderId, ProviderHandler]>) {
     workers.push(
       new Worker(QUEUES[provider], createProcessor(provider, handler), {
+        name: workerName,
         connection,
         prefix,
         concurrency: config.WORKER_CONCURRENCY,
@@ -56,7 +60,9 @@ function main(): void {
       secret: config.MERCHANT_WEBHOOK_SECRET,
       timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS,
     });
-    workers.push(new Worker(QUEUES.merchantWebhooks, processor, { connection, prefix, concurrency: config.WORKER_CONCURRENCY }));
+    workers.push(
+      new Worker(QUEUES.merchantWebhooks, processor, { name: workerName, connection, prefix, concurrency: config.WORKER_CONCURRENCY }),
+    );
   } else {
     logger.info("merchant webhook delivery disabled: set MERCHANT_WEBHOOK_URL and MERCHANT_WEBHOOK_SECRET to enable it");
   }

@@ -22,10 +22,9 @@ export type RedisServer = {
   restart(): Promise<void>;
 };
 
-/** The redis-server binary on PATH or in Debian's location, or null. */
+/** The redis-server binary on PATH, or null. */
 export function findRedisServer(): string | null {
-  const dirs = [...(process.env["PATH"] ?? "").split(delimiter), "/usr/bin", "/usr/sbin", "/usr/local/bin"];
-  for (const dir of dirs) {
+  for (const dir of (process.env["PATH"] ?? "").split(delimiter)) {
     const candidate = join(dir, "redis-server");
     if (dir && existsSync(candidate)) return candidate;
   }

@@ -1,0 +1,73 @@
+/**
+ * `npm start`: the whole pipeline on one machine. Uses REDIS_URL when set; otherwise starts a
+ * private redis-server (AOF on, data in .data/redis) on a free port. Then one ingress and one
+ * worker process. Ctrl-C stops them, then Redis, cleanly.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { findRedisServer, freePort, startRedisServer, type RedisServer } from "@payhooks/testing";
+
+const ROOT = resolve(__dirname, "../../..");
+
+async function main(): Promise<void> {
+  let redis: RedisServer | null = null;
+  let redisUrl = process.env["REDIS_URL"];
+  if (!redisUrl) {
+    if (!findRedisServer()) {
+      console.error(
+        "payhooks: no redis-server found and REDIS_URL is not set: install Redis (apt-get install redis-server) or set REDIS_URL=redis://host:6379",
+      );
+      process.exit(1);
+    }
+    const dataDir = join(ROOT, ".data", "redis");
+    mkdirSync(dataDir, { recursive: true });
+    redis = await startRedisServer({ port: await freePort(), dataDir });
+    redisUrl = redis.url;
+    console.log(`payhooks: started redis-server at ${redisUrl} (AOF in ${dataDir})`);
+  }
+
+  const env = { ...process.env, REDIS_URL: redisUrl };
+  const children: ChildProcess[] = [
+    spawn(process.execPath, [join(ROOT, "apps/ingress/dist/main.js")], { env, stdio: "inherit" }),
+    spawn(process.execPath, [join(ROOT, "apps/worker/dist/main.js")], { env, stdio: "inherit" }),
+  ];
+  const port = process.env["PORT"] || "3000";
+  console.log(`payhooks: ingress http://localhost:${port}  (webhooks under /webhooks/*, health /healthz, /readyz)`);
+  if (process.env["ADMIN_TOKEN"]) {
+    console.log(`payhooks: admin   http://${process.env["ADMIN_HOST"] || "127.0.0.1"}:${process.env["ADMIN_PORT"] || "3001"}/v1/orders/:orderId`);
+  }
+
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            child.once("exit", () => done());
+            child.kill("SIGTERM");
+          }),
+      ),
+    );
+    if (redis) await redis.stop();
+    console.log("payhooks: stopped");
+    process.exit(code);
+  };
+  for (const child of children) {
+    child.once("exit", (exitCode, signal) => {
+      if (stopping) return;
+      console.error(`payhooks: a process exited unexpectedly (${signal ?? exitCode}); stopping everything`);
+      void stop(1);
+    });
+  }
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+}
+
+main().catch((err: unknown) => {
+  console.error(`payhooks: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
