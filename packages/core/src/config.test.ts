@@ -1,0 +1,195 @@
+import { enabledProviders, loadConfig } from "./config";
+import { ConfigError } from "./errors";
+
+/** A Standard Webhooks secret that decodes to 32 bytes. */
+const GOOD_WHSEC = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
+/** A value no message may ever echo: set it on secret variables and search for it. */
+const SECRET_MARKER = "zzsecretzz";
+
+/** The error loadConfig throws for `env`, or a failure when it throws nothing. */
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe("loadConfig", () => {
+  it("applies the documented defaults to an empty environment", () => {
+    expect(loadConfig({})).toEqual({
+      REDIS_URL: "redis://127.0.0.1:6379",
+      PORT: 3000,
+      ADMIN_PORT: 3001,
+      ADMIN_HOST: "127.0.0.1",
+      QUEUE_PREFIX: "payhooks",
+      BODY_LIMIT: 262_144, // 256kb
+      WORKER_CONCURRENCY: 16,
+      LOG_LEVEL: "info",
+      MERCHANT_WEBHOOK_TIMEOUT_MS: 10_000,
+    });
+  });
+
+  it("reads set values and coerces numbers", () => {
+    const config = loadConfig({
+      REDIS_URL: "unix:///tmp/redis.sock",
+      PORT: "8080",
+      ADMIN_PORT: "9090",
+      ADMIN_HOST: "0.0.0.0",
+      QUEUE_PREFIX: "{payhooks}",
+      WORKER_CONCURRENCY: "4",
+      LOG_LEVEL: "debug",
+      ADMIN_TOKEN: "a".repeat(16),
+    });
+    expect(config).toMatchObject({
+      REDIS_URL: "unix:///tmp/redis.sock",
+      PORT: 8080,
+      ADMIN_PORT: 9090,
+      ADMIN_HOST: "0.0.0.0",
+      QUEUE_PREFIX: "{payhooks}",
+      WORKER_CONCURRENCY: 4,
+      LOG_LEVEL: "debug",
+      ADMIN_TOKEN: "a".repeat(16),
+    });
+  });
+
+  it("ignores variables it does not know", () => {
+    expect(loadConfig({ HOME: "/root", PATH: "/usr/bin" })).not.toHaveProperty("HOME");
+  });
+
+  it.each([
+    ["1mb", 1_048_576],
+    ["1MB", 1_048_576],
+    ["256kb", 262_144],
+    ["64 kb", 65_536],
+    ["4096", 4096],
+    ["4096b", 4096],
+    ["16mb", 16 * 1_048_576],
+  ] as const)("parses BODY_LIMIT %j as %i bytes", (text, bytes) => {
+    expect(loadConfig({ BODY_LIMIT: text }).BODY_LIMIT).toBe(bytes);
+  });
+
+  it.each([
+    ["100", /at least 1kb/],
+    ["17mb", /at most 16mb/],
+    ["1gb", /256kb, 1mb or 4096/],
+    ["lots", /256kb, 1mb or 4096/],
+  ] as const)("rejects BODY_LIMIT %j", (text, message) => {
+    const err = configError({ BODY_LIMIT: text });
+    expect(err.message).toMatch(/^BODY_LIMIT: /);
+    expect(err.message).toMatch(message);
+  });
+
+  it.each(["abc", "70000", "1.5", "-1"])("rejects PORT=%j with exactly one line, naming PORT", (value) => {
+    const err = configError({ PORT: value });
+    expect(err.code).toBe("config_invalid");
+    expect(err.name).toBe("ConfigError");
+    const lines = err.message.split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^PORT: \S/);
+  });
+
+  it("reports two bad variables on two lines", () => {
+    const err = configError({ PORT: "abc", ADMIN_PORT: "99999" });
+    const lines = err.message.split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines.map((l) => l.split(":")[0]).sort()).toEqual(["ADMIN_PORT", "PORT"]);
+  });
+
+  it("treats empty strings as unset (docker-compose passes VAR= through as \"\")", () => {
+    const config = loadConfig({
+      PORT: "",
+      BODY_LIMIT: "",
+      ADMIN_TOKEN: "",
+      PAYRAM_WEBHOOK_SECRET: "",
+      MERCHANT_WEBHOOK_URL: "",
+      MERCHANT_WEBHOOK_SECRET: "",
+    });
+    expect(config.PORT).toBe(3000);
+    expect(config.BODY_LIMIT).toBe(262_144);
+    expect(config).not.toHaveProperty("ADMIN_TOKEN");
+    expect(config).not.toHaveProperty("PAYRAM_WEBHOOK_SECRET");
+    expect(config).not.toHaveProperty("MERCHANT_WEBHOOK_URL");
+  });
+
+  it("requires MERCHANT_WEBHOOK_SECRET when MERCHANT_WEBHOOK_URL is set", () => {
+    const err = configError({ MERCHANT_WEBHOOK_URL: "https://merchant.example/hooks" });
+    expect(err.message).toBe("MERCHANT_WEBHOOK_SECRET: is required when MERCHANT_WEBHOOK_URL is set");
+  });
+
+  it("accepts MERCHANT_WEBHOOK_URL with a whsec_ secret of 32 bytes", () => {
+    const config = loadConfig({
+      MERCHANT_WEBHOOK_URL: "https://merchant.example/hooks",
+      MERCHANT_WEBHOOK_SECRET: GOOD_WHSEC,
+    });
+    expect(config.MERCHANT_WEBHOOK_URL).toBe("https://merchant.example/hooks");
+    expect(config.MERCHANT_WEBHOOK_SECRET).toBe(GOOD_WHSEC);
+  });
+
+  it.each([
+    ["no whsec_ prefix", Buffer.alloc(32, 7).toString("base64")],
+    ["not base64 after the prefix", "whsec_not-base64!"],
+    ["fewer than 24 bytes", `whsec_${Buffer.alloc(16, 7).toString("base64")}`],
+  ])("rejects a MERCHANT_WEBHOOK_SECRET with %s", (_case, secret) => {
+    const err = configError({ MERCHANT_WEBHOOK_URL: "https://merchant.example/hooks", MERCHANT_WEBHOOK_SECRET: secret });
+    for (const line of err.message.split("\n")) expect(line).toMatch(/^MERCHANT_WEBHOOK_SECRET: /);
+  });
+
+  it("rejects a merchant URL that is not http(s)", () => {
+    const err = configError({ MERCHANT_WEBHOOK_URL: "ftp://merchant.example/hooks", MERCHANT_WEBHOOK_SECRET: GOOD_WHSEC });
+    expect(err.message).toMatch(/^MERCHANT_WEBHOOK_URL: /);
+  });
+
+  it("rejects an ADMIN_TOKEN shorter than 16 characters", () => {
+    expect(configError({ ADMIN_TOKEN: "a".repeat(15) }).message).toBe("ADMIN_TOKEN: must be at least 16 characters");
+  });
+
+  it.each([
+    ["REDIS_URL", "http://127.0.0.1:6379"],
+    ["QUEUE_PREFIX", "pay:hooks"],
+    ["LOG_LEVEL", "verbose"],
+    ["WORKER_CONCURRENCY", "0"],
+    ["MERCHANT_WEBHOOK_TIMEOUT_MS", "50"],
+  ])("rejects a bad %s", (name, value) => {
+    expect(configError({ [name]: value }).message).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it("never puts the value of a secret variable in the message", () => {
+    const err = configError({
+      ADMIN_TOKEN: SECRET_MARKER, // too short
+      MERCHANT_WEBHOOK_URL: `https://user:${SECRET_MARKER}@merchant.example/hooks`,
+      MERCHANT_WEBHOOK_SECRET: `whsec_${SECRET_MARKER}`, // valid base64, too few bytes
+      REDIS_URL: `http://:${SECRET_MARKER}@127.0.0.1:6379`, // wrong scheme, password inside
+      PAYRAM_WEBHOOK_SECRET: SECRET_MARKER, // valid, but present in the input
+    });
+    expect(err.message).toMatch(/ADMIN_TOKEN/);
+    expect(err.message).toMatch(/MERCHANT_WEBHOOK_SECRET/);
+    expect(err.message).toMatch(/REDIS_URL/);
+    expect(err.message).not.toContain(SECRET_MARKER);
+    expect(String(err.stack)).not.toContain(SECRET_MARKER);
+  });
+
+  it("does not read process.env", () => {
+    const before = process.env["PORT"];
+    process.env["PORT"] = "not-a-port";
+    try {
+      expect(loadConfig({}).PORT).toBe(3000);
+    } finally {
+      if (before === undefined) delete process.env["PORT"];
+      else process.env["PORT"] = before;
+    }
+  });
+});
+
+describe("enabledProviders", () => {
+  it("enables Payram when its secret is set", () => {
+    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "pk_live_abc" }))).toEqual({ payram: true });
+  });
+
+  it("disables Payram when its secret is missing or empty", () => {
+    expect(enabledProviders(loadConfig({}))).toEqual({ payram: false });
+    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "" }))).toEqual({ payram: false });
+  });
+});
