@@ -193,3 +193,15 @@ describe("enabledProviders", () => {
     expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "" }))).toEqual({ payram: false });
   });
 });
+
+describe("loadConfig: regressions", () => {
+  it("gives one line per variable even when a value breaks two rules", () => {
+    const err = configError({ MERCHANT_WEBHOOK_URL: "https://m.example/hook", MERCHANT_WEBHOOK_SECRET: "whsec_c2hvcnQ=" });
+    expect(err.message.split("\n")).toEqual(["MERCHANT_WEBHOOK_SECRET: must decode to at least 24 bytes"]);
+    expect(configError({ BODY_LIMIT: "99999999999999999999999kb" }).message.split("\n")).toHaveLength(1);
+  });
+
+  it.each([" ", "0x10", "1e3", "-1", "3.5"])("refuses PORT=%j instead of coercing it", (value) => {
+    expect(configError({ PORT: value }).message).toMatch(/^PORT: /);
+  });
+});

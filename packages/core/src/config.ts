@@ -3,7 +3,10 @@ import { ConfigError } from "./errors";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
-const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+/** A decimal integer written as digits only ("0x10", "1e3" and " " are refused, not coerced). */
+const Int = (min: number, max: number) =>
+  z.string().regex(/^\d{1,15}$/, "must be a whole number").transform(Number).pipe(z.number().min(min).max(max));
+const port = (fallback: number) => Int(0, 65_535).default(fallback);
 
 /** "256kb", "1mb", "4096" → bytes. */
 const ByteSize = z
@@ -24,7 +27,7 @@ const RedisUrl = z
 const WhsecSecret = z
   .string()
   .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, "must be whsec_ followed by base64")
-  .refine((s) => Buffer.from(s.slice(6), "base64").length >= 24, "must decode to at least 24 bytes");
+  .refine((s) => Buffer.from(s.slice(6), "base64").length >= 24, { message: "must decode to at least 24 bytes", abort: true });
 
 /**
  * The whole environment payhooks reads, parsed once by each process's main.ts.
@@ -50,7 +53,7 @@ export const ConfigSchema = z
     /** Largest webhook body accepted; larger bodies get 413. @defaultValue 256kb */
     BODY_LIMIT: ByteSize.default(256 * 1024),
     /** Jobs one worker process runs at once, per provider queue. @defaultValue 16 */
-    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+    WORKER_CONCURRENCY: Int(1, 1000).default(16),
     LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
     /** Payram project API key: the HMAC key of X-Payram-Signature and the legacy API-Key value. */
     PAYRAM_WEBHOOK_SECRET: z.string().min(1).optional(),
@@ -58,7 +61,7 @@ export const ConfigSchema = z
     MERCHANT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
     MERCHANT_WEBHOOK_SECRET: WhsecSecret.optional(),
     /** Per-attempt timeout of a merchant delivery. @defaultValue 10000 */
-    MERCHANT_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    MERCHANT_WEBHOOK_TIMEOUT_MS: Int(100, 60_000).default(10_000),
   })
   .superRefine((c, ctx) => {
     if (c.MERCHANT_WEBHOOK_URL && !c.MERCHANT_WEBHOOK_SECRET) {
@@ -85,6 +88,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const result = ConfigSchema.safeParse(cleaned);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((i) => `${i.path.join(".") || "environment"}: ${i.message}`);
-  throw new ConfigError(lines.join("\n"));
+  // One line per variable: its first problem is enough to fix it.
+  const lines = new Map<string, string>();
+  for (const issue of result.error.issues) {
+    const name = issue.path.join(".") || "environment";
+    if (!lines.has(name)) lines.set(name, `${name}: ${issue.message}`);
+  }
+  throw new ConfigError([...lines.values()].join("\n"));
 }

@@ -89,3 +89,9 @@ describe("jobIdFor", () => {
     expect(ids.every((id) => HASHED.test(id))).toBe(kind === "hashed");
   });
 });
+
+describe("jobIdFor: hashed parts", () => {
+  it("does not collide when a part contains the old NUL separator", () => {
+    expect(jobIdFor("payram", ["a:", "b"])).not.toBe(jobIdFor("payram", ["a:\u0000b"]));
+  });
+});

@@ -43,9 +43,9 @@ const READABLE = /^[A-Za-z0-9._-]{1,100}$/;
  * A deterministic BullMQ job id from the parts that identify one delivery. BullMQ refuses ids
  * with ":" and all-digit ids, so the provider prefix is always there. Parts are joined with "~",
  * which no readable part contains, so two different part lists never give one id; parts that
- * are not plain tokens are replaced by a hash of all parts (never sanitised, which could).
+ * are not plain tokens are replaced by a hash of the JSON list of all parts (never sanitised, which could).
  */
 export function jobIdFor(provider: ProviderId, parts: readonly string[]): string {
   if (parts.every((p) => READABLE.test(p))) return `${provider}-${parts.join("~")}`;
-  return `${provider}-h${sha256Hex(parts.join("\u0000")).slice(0, 40)}`;
+  return `${provider}-h${sha256Hex(JSON.stringify(parts)).slice(0, 40)}`;
 }

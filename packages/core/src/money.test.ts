@@ -169,3 +169,20 @@ describe("formatMinorUnits and toMinorUnits round-trip", () => {
     expect(failures).toEqual([]);
   });
 });
+
+describe("toMinorUnits: JSON numbers that print in exponent form", () => {
+  it.each([
+    [0.0000001, 8, 10],
+    [1e-7, 7, 1],
+    [1.5e-6, 8, 150],
+    [1e21, 0, null],
+  ])("reads %p with exponent %i", (value, exponent, expected) => {
+    if (expected === null) expect(() => toMinorUnits(value, exponent)).toThrow(MoneyError);
+    else expect(toMinorUnits(value, exponent)).toBe(expected);
+  });
+
+  it("refuses to format negative or fractional minor units", () => {
+    expect(() => formatMinorUnits(-5, 2)).toThrow(MoneyError);
+    expect(() => formatMinorUnits(1.5, 2)).toThrow(MoneyError);
+  });
+});

@@ -32,7 +32,7 @@ export function toMinorUnits(value: string | number, exponent: number): number {
   if (typeof value === "number" && !Number.isFinite(value)) {
     throw new MoneyError(`amount is not a finite number`);
   }
-  const text = typeof value === "number" ? String(value) : value.trim();
+  const text = typeof value === "number" ? plainDecimal(value) : value.trim();
   const match = DECIMAL.exec(text);
   if (!match) throw new MoneyError(`amount ${JSON.stringify(text)} is not a non-negative decimal`);
   const whole = match[1] ?? "0";
@@ -47,8 +47,24 @@ export function toMinorUnits(value: string | number, exponent: number): number {
   return Number(minor);
 }
 
+/**
+ * A JSON number as plain decimal text. `String(n)` is the shortest round-trip form, but it
+ * switches to exponent notation below 1e-6 and from 1e21; the digits are shifted as text.
+ */
+function plainDecimal(n: number): string {
+  const text = String(n);
+  const m = /^(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!m) return text;
+  const digits = (m[1] ?? "") + (m[2] ?? "");
+  const point = (m[1] ?? "").length + Number(m[3]);
+  if (point <= 0) return `0.${"0".repeat(-point)}${digits}`;
+  if (point >= digits.length) return digits + "0".repeat(point - digits.length);
+  return `${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
 /** Minor units back to a decimal string with exactly `exponent` places (for display and compare). */
 export function formatMinorUnits(minor: number, exponent: number): string {
+  if (!Number.isSafeInteger(minor) || minor < 0) throw new MoneyError(`minor units must be a non-negative safe integer`);
   const digits = BigInt(minor).toString().padStart(exponent + 1, "0");
   return exponent === 0 ? digits : `${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
 }

@@ -207,3 +207,28 @@ describe("decidePayram", () => {
     expect(decidePayram(n, RECEIVED_AT_MS, current)).toEqual({ kind: "ignored", reason: "stale" });
   });
 });
+
+describe("decidePayram never uncounts received money", () => {
+  it("keeps a stablecoin payment's USD contribution when a later status carries no USD figure", () => {
+    const stored = payment(
+      { status: "PARTIALLY_FILLED", filled: 20_000_000, unknownSeen: false },
+      { currency: "USDT", contribution: 2000 },
+    );
+    const cancelled = applied(
+      decidePayram(
+        notification({ status: "CANCELLED", rawStatus: "CANCELLED", currency: "USDT", amount: 50_000_000, filledAmount: null, filledAmountUsd: null, filledRaw: null }),
+        RECEIVED_AT_MS,
+        { payment: stored, order: order({ status: "partially_paid", paidAmount: 2000 }) },
+      ),
+    );
+    expect(cancelled.payment.contribution).toBe(2000);
+    const unknown = applied(
+      decidePayram(
+        notification({ status: "UNDEFINED", rawStatus: "SETTLING", currency: "USDT", filledAmount: null, filledAmountUsd: null, filledRaw: null }),
+        RECEIVED_AT_MS,
+        { payment: stored, order: order({ status: "partially_paid", paidAmount: 2000 }) },
+      ),
+    );
+    expect(unknown.payment.contribution).toBe(2000);
+  });
+});

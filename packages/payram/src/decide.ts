@@ -35,13 +35,15 @@ function orderStatusFor(effect: PayramStatus, order: OrderRecord): OrderStatus |
 
 /**
  * What this payment adds to the order's paidAmount, in the order's currency: the received amount
- * when the currencies agree, Payram's USD equivalent for a USD order paid in a stablecoin, else 0.
+ * when the currencies agree, Payram's USD equivalent for a USD order paid in a stablecoin.
+ * A notification that cannot restate it (no USD figure, e.g. CANCELLED) keeps what was counted:
+ * money once received is never uncounted by a later status.
  */
-function contributionFor(n: PayramNotification, filled: number | null, order: OrderRecord | null): number {
-  if (!order || filled === null) return 0;
+function contributionFor(n: PayramNotification, filled: number | null, order: OrderRecord | null, previous: number): number {
+  if (!order || filled === null) return previous;
   if (order.currency === n.currency) return filled;
-  if (order.currency === "USD" && n.filledAmountUsd !== null) return n.filledAmountUsd;
-  return 0;
+  if (order.currency === "USD" && n.filledAmountUsd !== null) return Math.max(previous, n.filledAmountUsd);
+  return previous;
 }
 
 /**
@@ -70,7 +72,7 @@ export function decidePayram(
       currency: n.currency,
       at: occurredAt,
       livemode: true,
-      contribution: contributionFor(n, received, current.order),
+      contribution: contributionFor(n, received, current.order, current.payment?.contribution ?? 0),
       state: outcome.state,
     },
     ...(current.order ? { orderStatus: orderStatusFor(outcome.effect, current.order) } : {}),

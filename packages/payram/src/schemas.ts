@@ -21,7 +21,8 @@ export const PayramWebhookSchema = z
     filled_amount: Amount.nullish(),
     filled_amount_in_usd: Amount.nullish(),
     currency: z.string().regex(/^[A-Za-z0-9]{2,10}$/).nullish(),
-    timestamp: z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,12}$/)]).nullish(),
+    // unix seconds; bounded to year 9999 so it always makes a valid Date
+    timestamp: z.union([z.number().int().nonnegative().max(253_402_300_799), z.string().regex(/^\d{1,11}$/)]).nullish(),
   })
   .refine((b) => b.status !== undefined || b.payment_state !== undefined, {
     message: "status is required",
