@@ -2,3 +2,5 @@ export { findRedisServer, redisInline, removeRedisServer, startRedisServer } fro
 export type { RedisServer, RedisServerOptions } from "./redis-server";
 export { freePort, spawnNode, waitFor } from "./processes";
 export type { NodeProcess } from "./processes";
+export { INGRESS_MAIN, WORKER_MAIN, startIngress, startMerchantEndpoint, startWorker } from "./pipeline";
+export type { ReceivedWebhook } from "./pipeline";

@@ -1,0 +1,149 @@
+/**
+ * End to end over real processes: the built ingress and worker run as children against a
+ * private redis-server; a Payram webhook goes in over HTTP, the order is read back through the
+ * admin API, and the merchant endpoint receives an event whose signature is checked with the
+ * `standardwebhooks` package (an implementation we did not write).
+ */
+import { randomBytes } from "node:crypto";
+import { Webhook } from "standardwebhooks";
+import { PaymentEventSchema } from "@payhooks/core";
+import { signForTest } from "@payhooks/payram";
+import {
+  removeRedisServer,
+  startIngress,
+  startMerchantEndpoint,
+  startRedisServer,
+  startWorker,
+  waitFor,
+  type NodeProcess,
+  type RedisServer,
+} from "@payhooks/testing";
+
+const PAYRAM_SECRET = "e2e-payram-project-key";
+const ADMIN_TOKEN = "e2e-admin-token-0123456789";
+const MERCHANT_SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+
+let redis: RedisServer;
+let merchant: Awaited<ReturnType<typeof startMerchantEndpoint>>;
+let ingress: Awaited<ReturnType<typeof startIngress>>;
+let worker: NodeProcess;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  // The merchant's endpoint fails its first delivery: the event must be retried, same webhook-id.
+  merchant = await startMerchantEndpoint((n) => (n === 1 ? 500 : 204));
+  const env = {
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: "e2e",
+    PAYRAM_WEBHOOK_SECRET: PAYRAM_SECRET,
+    ADMIN_TOKEN,
+    MERCHANT_WEBHOOK_URL: merchant.url,
+    MERCHANT_WEBHOOK_SECRET: MERCHANT_SECRET,
+  };
+  [ingress, worker] = await Promise.all([startIngress(env), startWorker(env)]);
+}, 30_000);
+
+afterAll(async () => {
+  await Promise.all([ingress?.proc.stop(), worker?.stop()]);
+  await merchant?.close();
+  await removeRedisServer(redis);
+});
+
+const admin = (path: string, init: RequestInit = {}) =>
+  fetch(`${ingress.adminUrl}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", ...(init.headers ?? {}) },
+  });
+
+it("takes a Payram payment from webhook to a paid order and a signed merchant event", async () => {
+  const created = await admin("/v1/orders/order-e2e-1", {
+    method: "PUT",
+    body: JSON.stringify({ amount: 4999, currency: "USD", references: { payram: "b1e0c7d4-8e2f-4b7a-9c11-2f5d6e7a8b90" } }),
+  });
+  expect(created.status).toBe(201);
+
+  const body = JSON.stringify({
+    reference_id: "b1e0c7d4-8e2f-4b7a-9c11-2f5d6e7a8b90",
+    invoice_id: "inv-77",
+    status: "FILLED",
+    amount: "49.99",
+    filled_amount: "49.99",
+    currency: "USD",
+    timestamp: 1_763_800_000,
+  });
+  const accepted = await fetch(`${ingress.url}/webhooks/payram`, { method: "POST", headers: signForTest(body, PAYRAM_SECRET), body });
+  expect(accepted.status).toBe(200);
+  expect(await accepted.json()).toEqual({ message: "Webhook received successfully" });
+
+  const order = await waitFor(async () => {
+    const o = (await (await admin("/v1/orders/order-e2e-1")).json()) as { status: string };
+    return o.status === "paid" ? o : undefined;
+  }, "order paid");
+  expect(order).toMatchObject({
+    orderId: "order-e2e-1",
+    amount: 4999,
+    currency: "USD",
+    paidAmount: 4999,
+    payments: [{ provider: "payram", providerPaymentId: "b1e0c7d4-8e2f-4b7a-9c11-2f5d6e7a8b90", status: "FILLED", amount: 4999, currency: "USD" }],
+  });
+
+  // First attempt answered 500; the retry (2 s backoff) is answered 204.
+  await waitFor(() => merchant.received.length >= 2 || undefined, "merchant delivery retried", 20_000);
+  const [first, second] = merchant.received;
+  expect(first!.headers["webhook-id"]).toBe(second!.headers["webhook-id"]);
+  for (const delivery of [first!, second!]) {
+    const verified = new Webhook(MERCHANT_SECRET).verify(delivery.body, {
+      "webhook-id": String(delivery.headers["webhook-id"]),
+      "webhook-timestamp": String(delivery.headers["webhook-timestamp"]),
+      "webhook-signature": String(delivery.headers["webhook-signature"]),
+    });
+    const event = PaymentEventSchema.parse(verified);
+    expect(event).toMatchObject({
+      id: delivery.headers["webhook-id"],
+      type: "payment.succeeded",
+      provider: "payram",
+      orderId: "order-e2e-1",
+      amount: 4999,
+      currency: "USD",
+      occurredAt: "2025-11-22T08:26:40.000Z",
+      livemode: true,
+    });
+  }
+  // A signature made with another secret must not verify (the check above can fail).
+  expect(() =>
+    new Webhook(`whsec_${randomBytes(32).toString("base64")}`).verify(second!.body, {
+      "webhook-id": String(second!.headers["webhook-id"]),
+      "webhook-timestamp": String(second!.headers["webhook-timestamp"]),
+      "webhook-signature": String(second!.headers["webhook-signature"]),
+    }),
+  ).toThrow();
+  await new Promise((r) => setTimeout(r, 300));
+  expect(merchant.received).toHaveLength(2);
+}, 40_000);
+
+it("keeps the admin API behind the bearer token", async () => {
+  expect((await fetch(`${ingress.adminUrl}/v1/orders/order-e2e-1`)).status).toBe(401);
+  expect((await fetch(`${ingress.adminUrl}/v1/orders/order-e2e-1`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+  expect((await admin("/v1/orders/nope")).status).toBe(404);
+  const bad = await admin("/v1/orders/o-2", { method: "PUT", body: JSON.stringify({ amount: 49.99, currency: "USD" }) });
+  expect(bad.status).toBe(400);
+  expect(await bad.json()).toMatchObject({ error: "invalid_order", issues: [{ path: ["amount"] }] });
+  const conflict = await admin("/v1/orders/order-e2e-1", { method: "PUT", body: JSON.stringify({ amount: 5000, currency: "USD" }) });
+  expect(conflict.status).toBe(409);
+});
+
+it("never logs the Payram key or the admin token", () => {
+  const logs = ingress.proc.output() + worker.output();
+  expect(logs).toContain("request completed");
+  expect(logs).not.toContain(PAYRAM_SECRET);
+  expect(logs).not.toContain(ADMIN_TOKEN);
+  expect(logs).not.toContain(MERCHANT_SECRET.slice(6));
+});
+
+it("drains and exits 0 on SIGTERM", async () => {
+  const [ingressCode, workerCode] = await Promise.all([ingress.proc.stop("SIGTERM"), worker.stop("SIGTERM")]);
+  expect(ingressCode).toBe(0);
+  expect(workerCode).toBe(0);
+  expect(ingress.proc.output()).toContain('"msg":"ingress stopped"');
+  expect(worker.output()).toContain('"msg":"worker stopped"');
+});
