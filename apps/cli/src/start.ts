@@ -1,6 +1,6 @@
 /**
  * `npm start`: the whole pipeline on one machine. Uses REDIS_URL when set; otherwise starts a
- * private redis-server (AOF on, data in .data/redis) on a free port. Then one ingress and one
+ * private redis-server (AOF on, data in .data/redis or PAYHOOKS_DATA_DIR) on a free port. Then one ingress and one
  * worker process. Ctrl-C stops them, then Redis, cleanly.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
       );
       process.exit(1);
     }
-    const dataDir = join(ROOT, ".data", "redis");
+    const dataDir = process.env["PAYHOOKS_DATA_DIR"] || join(ROOT, ".data", "redis");
     mkdirSync(dataDir, { recursive: true });
     redis = await startRedisServer({ port: await freePort(), dataDir });
     redisUrl = redis.url;

@@ -1,0 +1,50 @@
+/** `npm start` as a user runs it: the built launcher as a real child process. */
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { signForTest } from "@payhooks/payram";
+import { freePort, redisInline, spawnNode, waitFor } from "@payhooks/testing";
+
+const START = resolve(__dirname, "../dist/start.js");
+
+it("stops with one line naming the fix when there is no redis-server and no REDIS_URL", async () => {
+  // An empty PATH: no redis-server can be found (the launcher runs node by its own path).
+  const emptyDir = mkdtempSync(join(tmpdir(), "payhooks-nopath-"));
+  const proc = spawnNode(START, { PATH: emptyDir });
+  const code = await proc.stop("SIGCONT"); // a no-op signal: just wait for it to exit
+  rmSync(emptyDir, { recursive: true, force: true });
+  expect(code).toBe(1);
+  const lines = proc.output().trim().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/no redis-server found and REDIS_URL is not set: install Redis \(apt-get install redis-server\) or set REDIS_URL/);
+});
+
+it("runs Redis (AOF on), ingress and worker, accepts a webhook, and stops everything on Ctrl-C", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "payhooks-start-"));
+  const port = await freePort();
+  const proc = spawnNode(START, {
+    PORT: String(port),
+    ADMIN_PORT: String(await freePort()),
+    PAYRAM_WEBHOOK_SECRET: "start-test-key",
+    PAYHOOKS_DATA_DIR: dataDir,
+  });
+  try {
+    const redisLine = await proc.waitForLine(/started redis-server at redis:\/\/127\.0\.0\.1:\d+/);
+    const redisPort = Number(/:(\d+) \(AOF/.exec(redisLine)![1]);
+    await proc.waitForLine(/"msg":"ingress listening"/);
+    await proc.waitForLine(/"msg":"worker ready"/);
+
+    const body = JSON.stringify({ reference_id: "start-1", status: "OPEN", amount: "1.00" });
+    const res = await fetch(`http://127.0.0.1:${port}/webhooks/payram`, { method: "POST", headers: signForTest(body, "start-test-key"), body });
+    expect(res.status).toBe(200);
+    await waitFor(async () => /ledger:payment:payram:start-1/.test(await redisInline({ port: redisPort }, "KEYS *ledger:payment*")) || undefined, "payment in the ledger");
+    expect(readdirSync(dataDir)).toContain("appendonlydir");
+
+    expect(await proc.stop("SIGINT")).toBe(0);
+    expect(proc.output()).toContain("payhooks: stopped");
+    await expect(redisInline({ port: redisPort }, "PING", 300)).rejects.toThrow();
+  } finally {
+    await proc.stop("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 30_000);
