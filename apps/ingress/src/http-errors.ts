@@ -4,6 +4,16 @@ import { LedgerConflictError, PayloadValidationError } from "@payhooks/core";
 import { EnqueueUnavailableError } from "./enqueue";
 
 /**
+ * ioredis has no error classes for a connection that is down or a command that timed out; these
+ * are its messages for the fail-fast connection (no offline queue, 1 s command timeout).
+ */
+const REDIS_UNAVAILABLE = /^(Stream isn't writeable|Connection is closed|Command timed out|Reached the max retries per request limit)/;
+
+function isRedisUnavailable(err: unknown): boolean {
+  return err instanceof Error && (REDIS_UNAVAILABLE.test(err.message) || err.name === "MaxRetriesPerRequestError");
+}
+
+/**
  * The one place errors become HTTP answers. body-parser tags its errors with `type`; we map
  * those and our own error classes, and everything else is a 500 without details.
  */
@@ -24,6 +34,10 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     if (err instanceof LedgerConflictError) return void res.status(409).json({ error: "conflict", message: err.message });
     if (err instanceof EnqueueUnavailableError) {
       logger.warn({ err: { message: err.message, cause: String(err.cause) } }, "enqueue failed; answering 503");
+      return void res.status(503).json({ error: "unavailable" });
+    }
+    if (isRedisUnavailable(err)) {
+      logger.warn({ err: { message: (err as Error).message } }, "redis unavailable; answering 503");
       return void res.status(503).json({ error: "unavailable" });
     }
     logger.error({ err }, "unhandled error");

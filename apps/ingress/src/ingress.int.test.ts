@@ -1,9 +1,10 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Queue } from "bullmq";
-import { QUEUES, createLogger, createRedis, type Redis } from "@payhooks/core";
+import { QUEUES, createLedger, createLogger, createRedis, type Redis } from "@payhooks/core";
 import { signForTest } from "@payhooks/payram";
 import { removeRedisServer, startRedisServer, waitFor, type RedisServer } from "@payhooks/testing";
+import { createAdminApp } from "./admin";
 import { createApp } from "./app";
 
 const SECRET = "payram-project-api-key";
@@ -188,6 +189,19 @@ describe("Redis stopped", () => {
     expect(await res.json()).toEqual({ error: "unavailable" });
     expect(elapsed).toBeLessThan(2_000);
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    // The admin API over the same fail-fast connection: 503, not a 500.
+    const admin = await listen(
+      createAdminApp({ ledger: createLedger({ redis, prefix: PREFIX }), token: "admin-token-0123456789", logger: createLogger({ level: "silent", name: "t" }) }),
+    );
+    try {
+      const order = await fetch(`http://127.0.0.1:${(admin.address() as AddressInfo).port}/v1/orders/o-1`, {
+        headers: { authorization: "Bearer admin-token-0123456789" },
+      });
+      expect(order.status).toBe(503);
+      expect(await order.json()).toEqual({ error: "unavailable" });
+    } finally {
+      await new Promise((r) => admin.close(r));
+    }
 
     await redisServer.restart();
     await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, "ingress ready again");

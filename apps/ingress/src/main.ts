@@ -7,7 +7,21 @@ import { createApp } from "./app";
 /** How long SIGTERM waits for in-flight requests before closing the remaining sockets. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
-function main(): void {
+/** How long start-up waits for Redis before serving anyway (then /readyz and webhooks answer 503). */
+const REDIS_READY_WAIT_MS = 5_000;
+
+function whenReady(redis: ReturnType<typeof createRedis>, timeoutMs: number): Promise<boolean> {
+  if (redis.status === "ready") return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    redis.once("ready", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig(process.env);
@@ -34,6 +48,10 @@ function main(): void {
       payram: config.PAYRAM_WEBHOOK_SECRET ? { secrets: [config.PAYRAM_WEBHOOK_SECRET], queue: payramQueue } : null,
     },
   });
+  // The producer connection has no offline queue: a request served before it is ready would fail.
+  if (!(await whenReady(redis, REDIS_READY_WAIT_MS))) {
+    logger.warn({ waitedMs: REDIS_READY_WAIT_MS }, "redis not reachable yet; serving anyway (webhooks answer 503 until it is)");
+  }
   const servers: Server[] = [];
   const server = app.listen(config.PORT, () => {
     const address = server.address();
@@ -75,4 +93,4 @@ function main(): void {
   process.on("SIGINT", () => shutdown("SIGINT"));
 }
 
-main();
+void main();
