@@ -9,7 +9,10 @@ import { Webhook } from "standardwebhooks";
 import { PaymentEventSchema } from "@payhooks/core";
 import { signForTest } from "@payhooks/payram";
 import {
+  INGRESS_MAIN,
+  WORKER_MAIN,
   removeRedisServer,
+  spawnNode,
   startIngress,
   startMerchantEndpoint,
   startRedisServer,
@@ -146,4 +149,18 @@ it("drains and exits 0 on SIGTERM", async () => {
   expect(workerCode).toBe(0);
   expect(ingress.proc.output()).toContain('"msg":"ingress stopped"');
   expect(worker.output()).toContain('"msg":"worker stopped"');
+});
+
+it.each([
+  ["ingress", INGRESS_MAIN],
+  ["worker", WORKER_MAIN],
+])("stops the %s at start-up with one line per bad variable, never echoing a value", async (role, main) => {
+  const proc = spawnNode(main, { PORT: "80a", MERCHANT_WEBHOOK_URL: "http://127.0.0.1:1/x", ADMIN_TOKEN: "tooshort-zz9" });
+  expect(await proc.stop("SIGCONT")).toBe(1); // SIGCONT changes nothing: just wait for the exit
+  expect(proc.output().trim().split("\n")).toEqual([
+    `payhooks ${role}: invalid configuration: PORT: must be a whole number`,
+    `payhooks ${role}: invalid configuration: ADMIN_TOKEN: must be at least 16 characters`,
+    `payhooks ${role}: invalid configuration: MERCHANT_WEBHOOK_SECRET: is required when MERCHANT_WEBHOOK_URL is set`,
+  ]);
+  expect(proc.output()).not.toContain("tooshort-zz9");
 });

@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import { Queue } from "bullmq";
-import { ConfigError, QUEUES, createLedger, createLogger, createRedis, enabledProviders, loadConfig } from "@payhooks/core";
+import { QUEUES, createLedger, createLogger, createRedis, enabledProviders, loadConfigOrExit } from "@payhooks/core";
 import { createAdminApp } from "./admin";
 import { createApp } from "./app";
 
@@ -22,16 +22,7 @@ function whenReady(redis: ReturnType<typeof createRedis>, timeoutMs: number): Pr
 }
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const line of err.message.split("\n")) console.error(`payhooks ingress: invalid configuration: ${line}`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit("ingress");
   const logger = createLogger({ level: config.LOG_LEVEL, name: "ingress" });
   const redis = createRedis(config.REDIS_URL, "producer", "payhooks-ingress");
   redis.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));

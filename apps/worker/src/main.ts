@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { Queue, Worker } from "bullmq";
-import { ConfigError, QUEUES, createLedger, createLogger, createRedis, loadConfig, type ProviderId } from "@payhooks/core";
+import { QUEUES, createLedger, createLogger, createRedis, loadConfigOrExit, type ProviderId } from "@payhooks/core";
 import { createMerchantDeliveryProcessor } from "./delivery";
 import { createEmitter } from "./emitter";
 import { createProcessor, type ProviderHandler } from "./processor";
@@ -11,16 +11,7 @@ const OUTBOX_SWEEP_AGE_MS = 30_000;
 const OUTBOX_SWEEP_EVERY_MS = 10_000;
 
 function main(): void {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const line of err.message.split("\n")) console.error(`payhooks worker: invalid configuration: ${line}`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit("worker");
   const logger = createLogger({ level: config.LOG_LEVEL, name: "worker" });
   const connection = createRedis(config.REDIS_URL, "worker", "payhooks-worker");
   connection.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));

@@ -81,6 +81,20 @@ export function enabledProviders(config: Config): { payram: boolean } {
 }
 
 /**
+ * For a process's main.ts only: the parsed configuration, or — for a bad environment — one
+ * line per variable on stderr (`payhooks <role>: invalid configuration: PORT: …`) and exit 1.
+ */
+export function loadConfigOrExit(role: string, env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const line of err.message.split("\n")) console.error(`payhooks ${role}: invalid configuration: ${line}`);
+    process.exit(1);
+  }
+}
+
+/**
  * Parses the environment. Throws ConfigError whose message has one line per bad variable,
  * e.g. `PORT: Too big: expected number to be <=65535`. Never logs values (they may be secrets).
  */

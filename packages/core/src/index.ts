@@ -1,4 +1,4 @@
-export { ConfigSchema, enabledProviders, loadConfig } from "./config";
+export { ConfigSchema, enabledProviders, loadConfig, loadConfigOrExit } from "./config";
 export type { Config } from "./config";
 export { constantTimeEqual, hmacSha256, sha256Hex } from "./crypto";
 export { EnvelopeSchema } from "./envelope";
