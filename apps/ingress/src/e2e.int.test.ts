@@ -5,6 +5,7 @@
  * `standardwebhooks` package (an implementation we did not write).
  */
 import { randomBytes } from "node:crypto";
+import { request } from "node:http";
 import { Webhook } from "standardwebhooks";
 import { PaymentEventSchema } from "@payhooks/core";
 import { signForTest } from "@payhooks/payram";
@@ -143,8 +144,27 @@ it("never logs the Payram key or the admin token", () => {
   expect(logs).not.toContain(MERCHANT_SECRET.slice(6));
 });
 
-it("drains and exits 0 on SIGTERM", async () => {
-  const [ingressCode, workerCode] = await Promise.all([ingress.proc.stop("SIGTERM"), worker.stop("SIGTERM")]);
+it("drains a request in flight on SIGTERM, then exits 0", async () => {
+  const body = JSON.stringify({ reference_id: "in-flight-at-sigterm", status: "OPEN", amount: "3.00" });
+  const req = request(`${ingress.url}/webhooks/payram`, {
+    method: "POST",
+    headers: { ...signForTest(body, PAYRAM_SECRET), "content-length": String(Buffer.byteLength(body)) },
+  });
+  const status = new Promise<number>((resolve, reject) => {
+    req.on("response", (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+  });
+  req.write(body.slice(0, 10)); // half a request is in the ingress when SIGTERM arrives
+  await new Promise((r) => setTimeout(r, 100));
+  const ingressExit = ingress.proc.stop("SIGTERM");
+  await new Promise((r) => setTimeout(r, 200));
+  req.end(body.slice(10));
+  expect(await status).toBe(200);
+
+  const [ingressCode, workerCode] = await Promise.all([ingressExit, worker.stop("SIGTERM")]);
   expect(ingressCode).toBe(0);
   expect(workerCode).toBe(0);
   expect(ingress.proc.output()).toContain('"msg":"ingress stopped"');

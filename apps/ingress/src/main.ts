@@ -70,6 +70,10 @@ async function main(): Promise<void> {
     logger.info({ signal }, "draining in-flight requests");
     const force = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), DRAIN_TIMEOUT_MS);
     force.unref();
+    // A keep-alive connection whose request finished during the drain goes idle; close it then
+    // rather than waiting for its keep-alive timeout.
+    const idle = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 50);
+    idle.unref();
     void Promise.all(
       servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections(); })),
     )
