@@ -332,11 +332,7 @@ export function createLedger(deps: { redis: IORedis; prefix: string; now?: () =>
       .exec();
   }
 
-  async function getEvent(id: string): Promise<PaymentEvent | null> {
-    return (await readEvents([id]))[0] ?? null;
-  }
-
-  return { putOrder, getOrder, getPayment, applyPayment, pendingEvents, staleEvents, markEmitted, getEvent, keys: k };
+  return { putOrder, getOrder, getPayment, applyPayment, pendingEvents, staleEvents, markEmitted };
 }
 
 function parseOrder(h: Record<string, string>): OrderRecord {

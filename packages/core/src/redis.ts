@@ -5,9 +5,8 @@ import IORedis, { type RedisOptions } from "ioredis";
  * - `producer`: ingress enqueues. No offline queue and a 1 s command timeout, so an enqueue
  *   fails fast while Redis is down or hung and the provider gets 503 (it retries; nothing lost).
  * - `worker`: BullMQ workers and QueueEvents; blocking commands, so no per-request retry limit.
- * - `client`: short admin/CLI commands: fail fast like a producer.
  */
-export type RedisRole = "producer" | "worker" | "client";
+export type RedisRole = "producer" | "worker";
 
 /** Parses redis://, rediss:// and unix:///path/to.sock URLs into ioredis options. */
 export function redisOptionsFromUrl(url: string): RedisOptions {
@@ -32,7 +31,6 @@ export function redisOptionsFor(role: RedisRole): RedisOptions {
   const reconnect = { retryStrategy: (times: number) => Math.min(50 * times, 1000) };
   switch (role) {
     case "producer":
-    case "client":
       return { ...reconnect, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 1000, commandTimeout: 1000 };
     case "worker":
       return { ...reconnect, maxRetriesPerRequest: null, enableReadyCheck: true };

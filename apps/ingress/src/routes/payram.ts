@@ -1,7 +1,13 @@
 import express, { Router } from "express";
 import type { Queue } from "bullmq";
 import { JOB_OPTIONS, type Envelope } from "@payhooks/core";
-import { parsePayramNotification, payramJobId, verifyPayramRequest } from "@payhooks/payram";
+import {
+  PAYRAM_API_KEY_HEADER,
+  PAYRAM_SIGNATURE_HEADER,
+  parsePayramNotification,
+  payramJobId,
+  verifyPayramRequest,
+} from "@payhooks/payram";
 import { enqueue } from "../enqueue";
 import { flatHeaders, keptHeaders } from "../headers";
 
@@ -30,7 +36,7 @@ export function createPayramRouter(deps: PayramRouteDeps): Router {
       const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const headers = flatHeaders(req.headers);
       const isTest = headers["x-webhook-test"]?.toLowerCase() === "true";
-      const credentialsSent = headers["x-payram-signature"] !== undefined || headers["api-key"] !== undefined;
+      const credentialsSent = headers[PAYRAM_SIGNATURE_HEADER] !== undefined || headers[PAYRAM_API_KEY_HEADER] !== undefined;
       // The dashboard's "Test connection" ping may come unsigned (§2.7); a failed test
       // deactivates the webhook, so it gets 200 — but a ping that carries bad credentials does not.
       if (isTest && !credentialsSent) return void res.status(200).json(TEST_ACCEPTED);
