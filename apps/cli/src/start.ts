@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { findRedisServer, freePort, startRedisServer, type RedisServer } from "@payhooks/testing";
+import { INGRESS_MAIN, WORKER_MAIN, findRedisServer, freePort, startRedisServer, type RedisServer } from "@payhooks/testing";
 
 const ROOT = resolve(__dirname, "../../..");
 
@@ -29,8 +29,8 @@ async function main(): Promise<void> {
 
   const env = { ...process.env, REDIS_URL: redisUrl };
   const children: ChildProcess[] = [
-    spawn(process.execPath, [join(ROOT, "apps/ingress/dist/main.js")], { env, stdio: "inherit" }),
-    spawn(process.execPath, [join(ROOT, "apps/worker/dist/main.js")], { env, stdio: "inherit" }),
+    spawn(process.execPath, [INGRESS_MAIN], { env, stdio: "inherit" }),
+    spawn(process.execPath, [WORKER_MAIN], { env, stdio: "inherit" }),
   ];
   const port = process.env["PORT"] || "3000";
   console.log(`payhooks: ingress http://localhost:${port}  (webhooks under /webhooks/*, health /healthz, /readyz)`);

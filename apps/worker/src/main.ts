@@ -21,10 +21,12 @@ function main(): void {
   const ledger = createLedger({ redis: connection, prefix });
 
   const paymentEvents = new Queue(QUEUES.paymentEvents, { connection, prefix });
-  const merchantWebhooks =
+  // Merchant delivery is on when both are set (the config schema requires the secret with the URL).
+  const merchant =
     config.MERCHANT_WEBHOOK_URL && config.MERCHANT_WEBHOOK_SECRET
-      ? new Queue(QUEUES.merchantWebhooks, { connection, prefix })
+      ? { url: config.MERCHANT_WEBHOOK_URL, secret: config.MERCHANT_WEBHOOK_SECRET }
       : null;
+  const merchantWebhooks = merchant ? new Queue(QUEUES.merchantWebhooks, { connection, prefix }) : null;
   const queues = [paymentEvents, ...(merchantWebhooks ? [merchantWebhooks] : [])];
   const emitter = createEmitter({ ledger, paymentEvents, merchantWebhooks, logger });
 
@@ -45,12 +47,8 @@ function main(): void {
       }),
     );
   }
-  if (config.MERCHANT_WEBHOOK_URL && config.MERCHANT_WEBHOOK_SECRET) {
-    const processor = createMerchantDeliveryProcessor({
-      url: config.MERCHANT_WEBHOOK_URL,
-      secret: config.MERCHANT_WEBHOOK_SECRET,
-      timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS,
-    });
+  if (merchant) {
+    const processor = createMerchantDeliveryProcessor({ ...merchant, timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS });
     workers.push(
       new Worker(QUEUES.merchantWebhooks, processor, { name: workerName, connection, prefix, concurrency: config.WORKER_CONCURRENCY }),
     );
