@@ -14,6 +14,7 @@ WORKDIR /app
 # package.json of every workspace listed in package-lock.json to link them.
 COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
+COPY packages/payme/package.json packages/payme/
 COPY packages/payram/package.json packages/payram/
 COPY packages/testing/package.json packages/testing/
 COPY apps/ingress/package.json apps/ingress/
@@ -33,6 +34,7 @@ WORKDIR /app
 
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/packages/core/package.json packages/core/
+COPY --from=build /app/packages/payme/package.json packages/payme/
 COPY --from=build /app/packages/payram/package.json packages/payram/
 COPY --from=build /app/packages/testing/package.json packages/testing/
 COPY --from=build /app/apps/ingress/package.json apps/ingress/
@@ -42,6 +44,7 @@ COPY --from=build /app/apps/cli/package.json apps/cli/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --from=build /app/packages/core/dist packages/core/dist
+COPY --from=build /app/packages/payme/dist packages/payme/dist
 COPY --from=build /app/packages/payram/dist packages/payram/dist
 COPY --from=build /app/packages/testing/dist packages/testing/dist
 COPY --from=build /app/apps/ingress/dist apps/ingress/dist

@@ -2,13 +2,16 @@ import express, { type Express } from "express";
 import { pinoHttp } from "pino-http";
 import type { Logger, Redis } from "@payhooks/core";
 import { createErrorHandler } from "./http-errors";
+import { createPaymeRouter, type PaymeRouteDeps } from "./routes/payme";
 import { createPayramRouter, type PayramRouteDeps } from "./routes/payram";
 
 export type IngressDeps = {
   logger: Logger;
   /** the producer connection; /readyz pings it */
   redis: Pick<Redis, "ping">;
-  providers: { payram: PayramRouteDeps["provider"] };
+  providers: { payme: PaymeRouteDeps["provider"]; payram: PayramRouteDeps["provider"] };
+  /** Express `trust proxy` (TRUST_PROXY): decides the client address PAYME_ALLOWED_IPS checks. @defaultValue false */
+  trustProxy?: boolean | number | string;
   /** @defaultValue 256 KiB */
   bodyLimit?: number;
   /** upper bound on one enqueue before the provider gets 503. @defaultValue 2000 */
@@ -22,6 +25,7 @@ export function createApp(deps: IngressDeps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  app.set("trust proxy", deps.trustProxy ?? false);
   app.use(
     pinoHttp({
       logger,
@@ -41,6 +45,7 @@ export function createApp(deps: IngressDeps): Express {
     }
   });
 
+  app.use(createPaymeRouter({ provider: deps.providers.payme, bodyLimit, logger, now }));
   app.use(createPayramRouter({ provider: deps.providers.payram, bodyLimit, enqueueTimeoutMs, now }));
 
   app.use((_req, res) => void res.status(404).json({ error: "not_found" }));

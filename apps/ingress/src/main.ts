@@ -1,8 +1,17 @@
 import type { Server } from "node:http";
-import { Queue } from "bullmq";
-import { QUEUES, createLedger, createLogger, createRedis, enabledProviders, loadConfigOrExit } from "@payhooks/core";
+import { Queue, QueueEvents } from "bullmq";
+import {
+  QUEUES,
+  createLedger,
+  createLogger,
+  createRedis,
+  enabledProviders,
+  loadConfigOrExit,
+} from "@payhooks/core";
 import { createAdminApp } from "./admin";
 import { createApp } from "./app";
+import { createPaymeKeyStore } from "./payme-keys";
+import { createRpcClient } from "./rpc-client";
 
 /** How long SIGTERM waits for in-flight requests before closing the remaining sockets. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -31,16 +40,44 @@ async function main(): Promise<void> {
   const payramQueue = new Queue(QUEUES.payram, { connection: redis, prefix: config.QUEUE_PREFIX });
   payramQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "payram queue error"));
 
+  // Payme is request–reply: one QueueEvents (its own blocking connection) hears every answer.
+  const paymeQueue = new Queue(QUEUES.payme, { connection: redis, prefix: config.QUEUE_PREFIX });
+  paymeQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "payme queue error"));
+  const eventsRedis = config.PAYME_KEY ? createRedis(config.REDIS_URL, "worker", "payhooks-ingress-events") : null;
+  eventsRedis?.on("error", () => undefined); // reported through the producer connection's errors
+  const paymeEvents = eventsRedis ? new QueueEvents(QUEUES.payme, { connection: eventsRedis, prefix: config.QUEUE_PREFIX }) : null;
+  paymeEvents?.on("error", (err) => logger.warn({ err: { message: err.message } }, "payme events error"));
+  const payme =
+    config.PAYME_KEY && paymeEvents
+      ? {
+          keys: createPaymeKeyStore({
+            redis,
+            prefix: config.QUEUE_PREFIX,
+            login: config.PAYME_LOGIN,
+            live: config.PAYME_KEY,
+            test: config.PAYME_ALLOW_TEST_KEY ? (config.PAYME_TEST_KEY ?? null) : null,
+          }),
+          rpc: createRpcClient({ queue: paymeQueue, events: paymeEvents, timeoutMs: config.PAYME_RPC_TIMEOUT_MS }),
+          allowedIps: config.PAYME_ALLOWED_IPS ?? null,
+        }
+      : null;
+
   const app = createApp({
     logger,
     redis,
     bodyLimit: config.BODY_LIMIT,
+    trustProxy: config.TRUST_PROXY,
     providers: {
+      payme,
       payram: config.PAYRAM_WEBHOOK_SECRET ? { secrets: [config.PAYRAM_WEBHOOK_SECRET], queue: payramQueue } : null,
     },
   });
   // The producer connection has no offline queue: a request served before it is ready would fail.
-  if (!(await whenReady(redis, REDIS_READY_WAIT_MS))) {
+  // QueueEvents reads new events only: it must be listening before the first call is enqueued.
+  const eventsReady = paymeEvents
+    ? Promise.race([paymeEvents.waitUntilReady().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), REDIS_READY_WAIT_MS))])
+    : Promise.resolve(true);
+  if (!(await whenReady(redis, REDIS_READY_WAIT_MS)) || !(await eventsReady)) {
     logger.warn({ waitedMs: REDIS_READY_WAIT_MS }, "redis not reachable yet; serving anyway (webhooks answer 503 until it is)");
   }
   const servers: Server[] = [];
@@ -77,8 +114,8 @@ async function main(): Promise<void> {
     void Promise.all(
       servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections(); })),
     )
-      .then(() => payramQueue.close())
-      .then(() => redis.quit().catch(() => undefined))
+      .then(() => Promise.all([payramQueue.close(), paymeQueue.close(), paymeEvents?.close()]))
+      .then(() => Promise.all([redis, eventsRedis].map((r) => r?.quit().catch(() => undefined))))
       .then(() => {
         logger.info("ingress stopped");
         process.exit(0);

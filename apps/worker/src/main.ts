@@ -1,9 +1,10 @@
 import { hostname } from "node:os";
-import { Queue, Worker } from "bullmq";
+import { Queue, Worker, type Job } from "bullmq";
 import { QUEUES, createLedger, createLogger, createRedis, loadConfigOrExit, type ProviderId } from "@payhooks/core";
 import { createMerchantDeliveryProcessor } from "./delivery";
 import { createEmitter } from "./emitter";
-import { createProcessor, type ProviderHandler } from "./processor";
+import { createProcessor } from "./processor";
+import { createPaymeProcessor } from "./processors/payme";
 import { createPayramHandler } from "./processors/payram";
 
 /** Outbox entries older than this were left by a worker that died; every worker re-sends them. */
@@ -32,14 +33,20 @@ function main(): void {
 
   // Every provider queue is worked whether or not the ingress has that provider's secrets:
   // jobs already queued must never be stranded by a configuration change.
-  const handlers = {
-    payram: createPayramHandler({ ledger, emitter }),
-  } satisfies Record<ProviderId, ProviderHandler>;
+  const processors = {
+    payme: createPaymeProcessor({
+      ledger,
+      emitter,
+      accountField: config.PAYME_ACCOUNT_FIELD,
+      clock: () => Date.now() + config.CLOCK_OFFSET_MS,
+    }),
+    payram: createProcessor("payram", createPayramHandler({ ledger, emitter })),
+  } satisfies Record<ProviderId, (job: Job) => Promise<unknown>>;
 
   const workers: Worker[] = [];
-  for (const [provider, handler] of Object.entries(handlers) as Array<[ProviderId, ProviderHandler]>) {
+  for (const [provider, processor] of Object.entries(processors) as Array<[ProviderId, (job: Job) => Promise<unknown>]>) {
     workers.push(
-      new Worker(QUEUES[provider], createProcessor(provider, handler), {
+      new Worker(QUEUES[provider], processor, {
         name: workerName,
         connection,
         prefix,

@@ -1,3 +1,4 @@
+import { BlockList, isIP } from "node:net";
 import { z } from "zod";
 import { ConfigError } from "./errors";
 
@@ -29,6 +30,34 @@ const WhsecSecret = z
   .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, "must be whsec_ followed by base64")
   .refine((s) => Buffer.from(s.slice(6), "base64").length >= 24, { message: "must decode to at least 24 bytes", abort: true });
 
+/** "true" | "false" | hop count | comma-separated addresses/subnets, as Express's `trust proxy` takes them. */
+const TrustProxy = z
+  .string()
+  .regex(/^(true|false|\d{1,2}|[0-9A-Fa-f:.\/, ]+|loopback|linklocal|uniquelocal)$/, "must be true, false, a hop count or a list of addresses")
+  .transform((s): boolean | number | string => (s === "true" ? true : s === "false" ? false : /^\d+$/.test(s) ? Number(s) : s));
+
+/** "185.234.113.1-185.234.113.15, 10.0.0.0/8, ::1" → a BlockList of the allowed callers. */
+const AddressList = z.string().transform((s, ctx) => {
+  const list = new BlockList();
+  for (const raw of s.split(",")) {
+    const entry = raw.trim();
+    const range = /^([^-\s]+)-([^-\s]+)$/.exec(entry);
+    const subnet = /^([^/\s]+)\/(\d{1,3})$/.exec(entry);
+    const family = (ip: string) => (isIP(ip) === 6 ? "ipv6" : "ipv4");
+    if (range && isIP(range[1]!) && isIP(range[1]!) === isIP(range[2]!)) {
+      list.addRange(range[1]!, range[2]!, family(range[1]!));
+    } else if (subnet && isIP(subnet[1]!) && Number(subnet[2]) <= (isIP(subnet[1]!) === 6 ? 128 : 32)) {
+      list.addSubnet(subnet[1]!, Number(subnet[2]), family(subnet[1]!));
+    } else if (isIP(entry)) {
+      list.addAddress(entry, family(entry));
+    } else {
+      ctx.addIssue({ code: "custom", message: `"${entry.slice(0, 64)}" is not an address, a range a-b or a subnet a/n` });
+      return z.NEVER;
+    }
+  }
+  return list;
+});
+
 /**
  * The whole environment payhooks reads, parsed once by each process's main.ts.
  * Empty strings count as unset (docker-compose passes `VAR=` through as "").
@@ -55,6 +84,24 @@ export const ConfigSchema = z
     /** Jobs one worker process runs at once, per provider queue. @defaultValue 16 */
     WORKER_CONCURRENCY: Int(1, 1000).default(16),
     LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+    /** Express `trust proxy`: which proxies' X-Forwarded-For is believed for the client address. @defaultValue false */
+    TRUST_PROXY: TrustProxy.default(false),
+    /** Payme cashbox KEY: enables Payme. ChangePassword replaces it at run time (the new key lives in Redis). */
+    PAYME_KEY: z.string().min(1).optional(),
+    /** Payme sandbox TEST_KEY; accepted only with PAYME_ALLOW_TEST_KEY=true. */
+    PAYME_TEST_KEY: z.string().min(1).optional(),
+    PAYME_ALLOW_TEST_KEY: z.enum(["true", "false"]).default("false").transform((s) => s === "true"),
+    /** Basic-auth login Payme sends. @defaultValue Paycom */
+    PAYME_LOGIN: z.string().min(1).default("Paycom"),
+    /** The `account` field that holds the order id. @defaultValue order_id */
+    PAYME_ACCOUNT_FIELD: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, "must be a plain field name").default("order_id"),
+    /** How long the ingress waits for a worker's answer before replying -32400. @defaultValue 5000 */
+    PAYME_RPC_TIMEOUT_MS: Int(100, 60_000).default(5_000),
+    /** Only these callers may call the Payme endpoint (Payme uses 185.234.113.1-185.234.113.15). Unset: anyone. */
+    PAYME_ALLOWED_IPS: AddressList.optional(),
+    /** Test harnesses only (refused unless NODE_ENV=test): shifts the worker's clock, e.g. past Payme's 12 hours. */
+    CLOCK_OFFSET_MS: Int(0, 10 * 365 * 86_400_000).default(0),
+    NODE_ENV: z.string().optional(),
     /** Payram project API key: the HMAC key of X-Payram-Signature and the legacy API-Key value. */
     PAYRAM_WEBHOOK_SECRET: z.string().min(1).optional(),
     /** Where PaymentEvents are POSTed, signed per Standard Webhooks. */
@@ -64,6 +111,15 @@ export const ConfigSchema = z
     MERCHANT_WEBHOOK_TIMEOUT_MS: Int(100, 60_000).default(10_000),
   })
   .superRefine((c, ctx) => {
+    if (c.CLOCK_OFFSET_MS !== 0 && c.NODE_ENV !== "test") {
+      ctx.addIssue({ code: "custom", path: ["CLOCK_OFFSET_MS"], message: "is for tests only: set NODE_ENV=test to use it" });
+    }
+    if (c.PAYME_ALLOW_TEST_KEY && !c.PAYME_TEST_KEY) {
+      ctx.addIssue({ code: "custom", path: ["PAYME_TEST_KEY"], message: "is required when PAYME_ALLOW_TEST_KEY=true" });
+    }
+    if (c.PAYME_KEY && c.PAYME_TEST_KEY && c.PAYME_KEY === c.PAYME_TEST_KEY) {
+      ctx.addIssue({ code: "custom", path: ["PAYME_TEST_KEY"], message: "must differ from PAYME_KEY" });
+    }
     if (c.MERCHANT_WEBHOOK_URL && !c.MERCHANT_WEBHOOK_SECRET) {
       ctx.addIssue({
         code: "custom",
@@ -76,8 +132,8 @@ export const ConfigSchema = z
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** Providers whose secrets are present; the others answer 503 provider_not_configured. */
-export function enabledProviders(config: Config): { payram: boolean } {
-  return { payram: config.PAYRAM_WEBHOOK_SECRET !== undefined };
+export function enabledProviders(config: Config): { payme: boolean; payram: boolean } {
+  return { payme: config.PAYME_KEY !== undefined, payram: config.PAYRAM_WEBHOOK_SECRET !== undefined };
 }
 
 /**

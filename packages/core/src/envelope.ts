@@ -14,6 +14,13 @@ export const EnvelopeSchema = z.object({
   rawBody: z.string(),
   payload: z.unknown(),
   headers: z.record(z.string(), z.string()),
+  /** false for a provider's sandbox/test traffic (Payme's TEST_KEY); absent means live */
+  livemode: z.boolean().optional(),
+  /**
+   * Request–reply only (Payme): ms since epoch after which the ingress no longer awaits the
+   * answer. A worker that picks the job up later does not act on it; the caller has retried.
+   */
+  replyBy: z.number().int().nonnegative().optional(),
 });
 
 export type Envelope = z.infer<typeof EnvelopeSchema>;

@@ -4,6 +4,8 @@ import type { ProviderId } from "./provider";
 
 /** Queue names. Provider queues carry Envelopes; the other two carry PaymentEvents. */
 export const QUEUES = {
+  /** Payme JSON-RPC calls, request–reply: the ingress awaits each job's return value. */
+  payme: "payme",
   payram: "payram",
   /** The merchant's own workers may consume this queue; payhooks only produces to it. */
   paymentEvents: "payment-events",
@@ -23,6 +25,15 @@ export const JOB_OPTIONS = {
     backoff: { type: "exponential", delay: 1_000 },
     removeOnComplete: { age: 7 * DAY_S, count: 200_000 },
     removeOnFail: { age: 30 * DAY_S },
+  },
+  /**
+   * One attempt: the ingress is waiting for this very job, and a failure is answered -32400,
+   * which Payme retries (every method is idempotent). Kept a day as an audit trail of calls.
+   */
+  rpcCall: {
+    attempts: 1,
+    removeOnComplete: { age: DAY_S, count: 100_000 },
+    removeOnFail: { age: 7 * DAY_S },
   },
   paymentEvent: {
     removeOnComplete: { age: 7 * DAY_S, count: 200_000 },

@@ -73,6 +73,8 @@ export type PaymentDecision =
       payment: Pick<PaymentRecord, "status" | "amount" | "currency" | "at" | "livemode" | "contribution" | "state">;
       /** the order's new status; unchanged when absent or when the payment has no order */
       orderStatus?: OrderStatus;
+      /** also list the payment in the provider's named index at this score (see listIndexed) */
+      index?: { name: string; score: number };
       events: Array<{
         type: PaymentEventType;
         amount: number | null;
@@ -114,7 +116,8 @@ const MAX_CAS_ATTEMPTS = 64;
  * Keys (P = `${prefix}:ledger`): P:order:{id} hash, P:order:{id}:payments set of "provider/id",
  * P:ref:{provider}:{paymentId} → orderId, P:payment:{provider}:{id} hash,
  * P:payment:{provider}:{id}:outbox set of event ids not yet enqueued, P:event:{id} JSON,
- * P:outbox zset (event id by creation ms).
+ * P:outbox zset (event id by creation ms), P:index:{provider}:{name} zset (payment id by a
+ * provider-chosen score, e.g. Payme's statement by transaction time).
  */
 export function createLedger(deps: { redis: IORedis; prefix: string; now?: () => number }) {
   const { redis } = deps;
@@ -127,6 +130,7 @@ export function createLedger(deps: { redis: IORedis; prefix: string; now?: () =>
     payment: (provider: string, id: string) => `${P}:payment:${provider}:${id}`,
     paymentOutbox: (provider: string, id: string) => `${P}:payment:${provider}:${id}:outbox`,
     event: (id: string) => `${P}:event:${id}`,
+    index: (provider: string, name: string) => `${P}:index:${provider}:${name}`,
     outbox: `${P}:outbox`,
   };
 
@@ -230,6 +234,8 @@ export function createLedger(deps: { redis: IORedis; prefix: string; now?: () =>
   async function applyPayment(request: {
     provider: ProviderId;
     providerPaymentId: string;
+    /** the order a payment not yet in the ledger belongs to; without it, the provider's reference decides */
+    orderId?: string;
     decide: (current: { payment: PaymentRecord | null; order: OrderRecord | null }) => PaymentDecision;
   }): Promise<ApplyResult> {
     const { provider, providerPaymentId } = request;
@@ -239,7 +245,7 @@ export function createLedger(deps: { redis: IORedis; prefix: string; now?: () =>
         redis.get(k.ref(provider, providerPaymentId)),
       ]);
       const payment = parsePayment(paymentHash);
-      const orderId = payment ? payment.orderId : refOrderId;
+      const orderId = payment ? payment.orderId : (request.orderId ?? refOrderId);
       const order = orderId ? await readOrder(orderId) : null;
       const decision = request.decide({ payment, order });
       if (decision.kind === "ignored") return { kind: "ignored", reason: decision.reason, orderId };
@@ -283,6 +289,9 @@ export function createLedger(deps: { redis: IORedis; prefix: string; now?: () =>
           ]);
           batch.ops.push(["sadd", batch.key(k.orderPayments(orderId)), `${provider}/${providerPaymentId}`]);
         }
+      }
+      if (decision.index) {
+        batch.ops.push(["zadd", batch.key(k.index(provider, decision.index.name)), String(decision.index.score), providerPaymentId]);
       }
       const events: PaymentEvent[] = decision.events.map((e, index) => ({
         id: `evt_${sha256Hex(`${provider}\u0000${providerPaymentId}\u0000${nextVersion}\u0000${index}`).slice(0, 32)}`,
@@ -332,7 +341,21 @@ export function createLedger(deps: { redis: IORedis; prefix: string; now?: () =>
       .exec();
   }
 
-  return { putOrder, getOrder, getPayment, applyPayment, pendingEvents, staleEvents, markEmitted };
+  /** Payments in a provider's named index with min <= score <= max, ascending by score. */
+  async function listIndexed(provider: ProviderId, name: string, min: number, max: number): Promise<PaymentRecord[]> {
+    const ids = await redis.zrangebyscore(k.index(provider, name), min, max);
+    if (ids.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hgetall(k.payment(provider, id));
+    const rows = (await pipeline.exec()) ?? [];
+    return rows.flatMap(([err, h]) => {
+      if (err) throw err;
+      const payment = parsePayment(h as Record<string, string>);
+      return payment ? [payment] : [];
+    });
+  }
+
+  return { putOrder, getOrder, getOrderRecord: readOrder, getPayment, applyPayment, listIndexed, pendingEvents, staleEvents, markEmitted };
 }
 
 function parseOrder(h: Record<string, string>): OrderRecord {

@@ -4,3 +4,5 @@ export { freePort, spawnNode, waitFor } from "./processes";
 export type { NodeProcess } from "./processes";
 export { INGRESS_MAIN, WORKER_MAIN, startIngress, startMerchantEndpoint, startWorker } from "./pipeline";
 export type { ReceivedWebhook } from "./pipeline";
+export { paymeAuth, paymeCall, paymeId } from "./payme-client";
+export type { PaymeResponse } from "./payme-client";

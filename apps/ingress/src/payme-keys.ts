@@ -1,0 +1,49 @@
+import type { Redis } from "@payhooks/core";
+import type { PaymeKeys } from "@payhooks/payme";
+
+/** How long an ingress trusts the keys it read; ChangePassword elsewhere reaches it within this. */
+const KEY_CACHE_MS = 500;
+
+export type PaymeKeyStore = ReturnType<typeof createPaymeKeyStore>;
+
+/**
+ * Payme's keys as they stand now. ChangePassword (payme.md §3.7) writes the new key to Redis;
+ * from then on it — not PAYME_KEY / PAYME_TEST_KEY — is the one accepted, by every ingress
+ * within KEY_CACHE_MS. The environment only seeds the key until the first ChangePassword.
+ */
+export function createPaymeKeyStore(deps: {
+  redis: Pick<Redis, "mget" | "set">;
+  prefix: string;
+  login: string;
+  live: string;
+  /** the sandbox key, when PAYME_ALLOW_TEST_KEY=true */
+  test: string | null;
+  now?: () => number;
+}) {
+  const now = deps.now ?? Date.now;
+  const redisKey = { live: `${deps.prefix}:payme:key:live`, test: `${deps.prefix}:payme:key:test` };
+  let cached: { keys: PaymeKeys; at: number } | null = null;
+  let inFlight: Promise<PaymeKeys> | null = null;
+
+  async function read(): Promise<PaymeKeys> {
+    const [live, test] = await deps.redis.mget(redisKey.live, redisKey.test);
+    const keys: PaymeKeys = { login: deps.login, live: live ?? deps.live, test: deps.test === null ? null : (test ?? deps.test) };
+    cached = { keys, at: now() };
+    return keys;
+  }
+
+  /** The keys in force; throws when Redis cannot say and the cache is too old to answer. */
+  async function current(): Promise<PaymeKeys> {
+    if (cached && now() - cached.at < KEY_CACHE_MS) return cached.keys;
+    inFlight ??= read().finally(() => (inFlight = null));
+    return inFlight;
+  }
+
+  /** Replaces the key of one mode. Only a key Redis confirmed is answered with success. */
+  async function change(mode: "live" | "test", key: string): Promise<void> {
+    await deps.redis.set(redisKey[mode], key);
+    cached = null;
+  }
+
+  return { current, change };
+}

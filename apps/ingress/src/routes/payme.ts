@@ -1,0 +1,142 @@
+import type { BlockList } from "node:net";
+import express, { Router, type ErrorRequestHandler, type Request, type Response } from "express";
+import type { Logger } from "@payhooks/core";
+import {
+  PAYME_ERRORS,
+  authenticate,
+  parseCall,
+  requestId,
+  rpcError,
+  rpcResponse,
+  type PaymeCall,
+  type PaymeReply,
+} from "@payhooks/payme";
+import { keptHeaders, flatHeaders } from "../headers";
+import type { PaymeKeyStore } from "../payme-keys";
+import type { RpcClient } from "../rpc-client";
+
+export type PaymeRouteDeps = {
+  provider: {
+    keys: PaymeKeyStore;
+    rpc: RpcClient;
+    /** PAYME_ALLOWED_IPS; null lets anyone call (auth still applies) */
+    allowedIps: BlockList | null;
+  } | null;
+  bodyLimit: number;
+  logger: Logger;
+  now: () => number;
+};
+
+/** Payme reads every HTTP status but 200 as -32400 (payme.md §1.1): errors travel in the body. */
+function send(res: Response, id: unknown, reply: PaymeReply): void {
+  res.status(200).type("application/json; charset=utf-8").send(JSON.stringify(rpcResponse(id, reply)));
+}
+
+/** The caller's address as Express sees it under TRUST_PROXY, IPv4-mapped IPv6 unwrapped. */
+function clientAddress(req: Request): { address: string; family: "ipv4" | "ipv6" } | null {
+  const ip = req.ip;
+  if (!ip) return null;
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (v4) return { address: v4[1]!, family: "ipv4" };
+  return { address: ip, family: ip.includes(":") ? "ipv6" : "ipv4" };
+}
+
+/**
+ * POST /webhooks/payme — the Merchant API endpoint (payme.md §1.5 order of checks). The ingress
+ * answers transport, auth and shape errors and ChangePassword itself; every other method is a
+ * job the worker answers, awaited up to PAYME_RPC_TIMEOUT_MS, else -32400 (Payme retries).
+ */
+export function createPaymeRouter(deps: PaymeRouteDeps): Router {
+  const router = Router();
+  const { logger } = deps;
+
+  async function changePassword(res: Response, call: PaymeCall, mode: "live" | "test", current: string): Promise<void> {
+    const { password } = call.params;
+    if (typeof password !== "string" || password.trim() === "") {
+      return send(res, call.id, rpcError(PAYME_ERRORS.ACCOUNT_INVALID, "password"));
+    }
+    // Same as now: TPL-PHP's "Insufficient privilege. Incorrect new password".
+    if (password === current) return send(res, call.id, rpcError(PAYME_ERRORS.INSUFFICIENT_PRIVILEGE));
+    try {
+      await deps.provider!.keys.change(mode, password);
+    } catch (err) {
+      logger.warn({ err: { message: (err as Error).message } }, "payme ChangePassword: key not stored");
+      return send(res, call.id, rpcError(PAYME_ERRORS.SYSTEM_ERROR));
+    }
+    logger.info({ mode }, "payme key changed by ChangePassword");
+    send(res, call.id, { result: { success: true } });
+  }
+
+  router.all(
+    "/webhooks/payme",
+    (req, res, next) => {
+      const provider = deps.provider;
+      if (!provider) return send(res, null, rpcError(PAYME_ERRORS.SYSTEM_ERROR, "provider_not_configured"));
+      if (provider.allowedIps) {
+        const client = clientAddress(req);
+        if (!client || !provider.allowedIps.check(client.address, client.family)) {
+          logger.warn({ ip: req.ip }, "payme call from an address not in PAYME_ALLOWED_IPS");
+          return send(res, null, rpcError(PAYME_ERRORS.INSUFFICIENT_PRIVILEGE));
+        }
+      }
+      if (req.method !== "POST") return send(res, null, rpcError(PAYME_ERRORS.NOT_POST));
+      next();
+    },
+    // Payme sends `text/json`: the body is read whatever its Content-Type.
+    express.raw({ type: () => true, limit: deps.bodyLimit }),
+    async (req, res) => {
+      const { keys, rpc } = deps.provider!;
+      const rawBody = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
+      let body: unknown;
+      try {
+        body = JSON.parse(rawBody);
+      } catch {
+        return send(res, null, rpcError(PAYME_ERRORS.PARSE_ERROR));
+      }
+      const id = requestId(body);
+
+      let current;
+      try {
+        current = await keys.current();
+      } catch (err) {
+        logger.warn({ err: { message: (err as Error).message } }, "payme keys unreadable; answering -32400");
+        return send(res, id, rpcError(PAYME_ERRORS.SYSTEM_ERROR));
+      }
+      const mode = authenticate(req.headers.authorization, current);
+      if (!mode) return send(res, id, rpcError(PAYME_ERRORS.INSUFFICIENT_PRIVILEGE));
+
+      const parsed = parseCall(body);
+      if (!parsed.ok) return send(res, id, parsed.reply);
+      const { call } = parsed;
+      if (call.method === "ChangePassword") {
+        return changePassword(res, call, mode, mode === "live" ? current.live : current.test!);
+      }
+
+      const answer = await rpc.call(call.method, {
+        provider: "payme",
+        receivedAt: deps.now(),
+        rawBody,
+        payload: { method: call.method, params: call.params, id: call.id },
+        headers: keptHeaders(flatHeaders(req.headers), ["content-type", "user-agent"]),
+        livemode: mode === "live",
+      });
+      const reply = answer.ok ? (answer.value as { reply?: PaymeReply } | null)?.reply : undefined;
+      if (!reply) {
+        logger.warn({ method: call.method, reason: answer.ok ? "late" : answer.reason }, "payme call unanswered; -32400");
+        return send(res, call.id, rpcError(PAYME_ERRORS.SYSTEM_ERROR));
+      }
+      send(res, call.id, reply);
+    },
+  );
+
+  // A body the parser refused (too large, bad encoding, aborted) is still answered in JSON-RPC.
+  const onError: ErrorRequestHandler = (err, req, res, next) => {
+    if (req.path !== "/webhooks/payme" || res.headersSent) return next(err);
+    const type = (err as { type?: unknown }).type;
+    if (typeof type === "string" && type.startsWith("entity.")) return send(res, null, rpcError(PAYME_ERRORS.INVALID_REQUEST));
+    logger.error({ err: { message: (err as Error).message } }, "payme route failed; -32400");
+    send(res, null, rpcError(PAYME_ERRORS.SYSTEM_ERROR));
+  };
+  router.use(onError);
+  return router;
+}

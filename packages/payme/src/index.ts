@@ -1,0 +1,23 @@
+export { PAYME_ERRORS, paymeMessage, rpcError, rpcResponse } from "./errors";
+export type { LocalizedMessage, PaymeErrorCode, PaymeReply } from "./errors";
+export { PAYME_METHODS, authenticate, parseBasicAuth, parseCall, requestId } from "./rpc";
+export type { PaymeCall, PaymeKeys, PaymeMethod, PaymeQueuedMethod } from "./rpc";
+export {
+  PARAMS,
+  PAYME_REASONS,
+  PAYME_TIMEOUT_MS,
+  checkOrder,
+  checkPerform,
+  checkTransaction,
+  decideCancel,
+  decideCreate,
+  decidePerform,
+  decideSetFiscalData,
+  merchantTransactionId,
+  orderIdOf,
+  parseParams,
+  statementIndex,
+  statementItem,
+  transactionOf,
+} from "./transaction";
+export type { PaymeContext, PaymeCurrent, PaymeOutcome, PaymeParams, PaymeState, PaymeTransaction } from "./transaction";

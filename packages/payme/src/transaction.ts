@@ -1,0 +1,344 @@
+import { z } from "zod";
+import {
+  ORDER_ID_PATTERN,
+  type OrderRecord,
+  type OrderStatus,
+  type PaymentDecision,
+  type PaymentEventType,
+  type PaymentRecord,
+  sha256Hex,
+} from "@payhooks/core";
+import { PAYME_ERRORS, rpcError, type PaymeReply } from "./errors";
+
+/** 12 hours from the transaction's creation in Payme (`params.time`), payme.md §3.2. */
+export const PAYME_TIMEOUT_MS = 43_200_000;
+
+/** Cancel reasons Payme defines (payme.md §3.4): there are no 6–9. */
+export const PAYME_REASONS = [1, 2, 3, 4, 5, 10] as const;
+const REASON_TIMEOUT = 4;
+
+export type PaymeState = 1 | 2 | -1 | -2;
+
+/** A Payme transaction as the ledger keeps it (PaymentRecord.state). Times are ms; unset is 0. */
+export type PaymeTransaction = {
+  state: PaymeState;
+  /** Payme's creation time, verbatim: the 12-hour clock and GetStatement run on it */
+  time: number;
+  amount: number;
+  /** the account object as Payme sent it, returned verbatim by GetStatement */
+  account: Record<string, unknown>;
+  create_time: number;
+  perform_time: number;
+  cancel_time: number;
+  reason: number | null;
+  /** our transaction id, a string (payme.md §2) */
+  transaction: string;
+  fiscal: Partial<Record<"PERFORM" | "CANCEL", unknown>>;
+};
+
+/** Everything a decision depends on besides the records: injected, never read from a global. */
+export type PaymeContext = {
+  now: number;
+  /** false for calls made with the sandbox TEST_KEY */
+  livemode: boolean;
+  /** PAYME_ACCOUNT_FIELD */
+  accountField: string;
+};
+
+export type PaymeCurrent = { payment: PaymentRecord | null; order: OrderRecord | null };
+
+/** A method's answer and what it writes ("ignored" writes nothing). */
+export type PaymeOutcome = { reply: PaymeReply; decision: PaymentDecision };
+
+/** Name of the ledger index GetStatement reads, per mode: sandbox transactions are kept apart. */
+export function statementIndex(livemode: boolean): string {
+  return livemode ? "statement:live" : "statement:test";
+}
+
+const PAYMENT_STATUS: Record<PaymeState, string> = { 1: "created", 2: "performed", [-1]: "cancelled", [-2]: "refunded" };
+
+const Id = z.string().min(1).max(64);
+const Timestamp = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const Account = z.record(z.string(), z.unknown());
+
+export const PARAMS = {
+  CheckPerformTransaction: z.object({ amount: z.number(), account: Account }),
+  CreateTransaction: z.object({ id: Id, time: Timestamp, amount: z.number(), account: Account }),
+  PerformTransaction: z.object({ id: Id }),
+  CancelTransaction: z.object({
+    id: Id,
+    reason: z.number().refine((r) => (PAYME_REASONS as readonly number[]).includes(r), "not a Payme cancel reason"),
+  }),
+  CheckTransaction: z.object({ id: Id }),
+  GetStatement: z.object({ from: Timestamp, to: Timestamp }),
+  SetFiscalData: z.object({
+    id: Id,
+    type: z.enum(["PERFORM", "CANCEL"]),
+    fiscal_data: z.record(z.string(), z.unknown()),
+  }),
+} as const;
+
+export type PaymeParams<M extends keyof typeof PARAMS> = z.infer<(typeof PARAMS)[M]>;
+
+/** Method params, or -32600 naming the first offending field. */
+export function parseParams<M extends keyof typeof PARAMS>(
+  method: M,
+  params: unknown,
+): { ok: true; params: PaymeParams<M> } | { ok: false; reply: PaymeReply } {
+  const parsed = PARAMS[method].safeParse(params);
+  if (parsed.success) return { ok: true, params: parsed.data as PaymeParams<M> };
+  const field = parsed.error.issues[0]?.path[0];
+  return { ok: false, reply: rpcError(PAYME_ERRORS.INVALID_REQUEST, typeof field === "string" ? field : undefined) };
+}
+
+/** The transaction of this mode, or null: a sandbox transaction does not exist for live calls and vice versa. */
+export function transactionOf(payment: PaymentRecord | null, livemode: boolean): PaymeTransaction | null {
+  if (!payment || payment.livemode !== livemode) return null;
+  return payment.state as unknown as PaymeTransaction;
+}
+
+function expired(tx: PaymeTransaction, now: number): boolean {
+  return now - tx.time > PAYME_TIMEOUT_MS;
+}
+
+/** The order id in `account[field]`: a string, or an integer Payme may send as a number. */
+function accountOrderId(account: Record<string, unknown>, field: string): string | null {
+  const value = account[field];
+  const id = typeof value === "string" ? value.trim() : Number.isSafeInteger(value) ? String(value) : null;
+  return id !== null && ORDER_ID_PATTERN.test(id) ? id : null;
+}
+
+const ignored = (reply: PaymeReply, reason: string): PaymeOutcome => ({ reply, decision: { kind: "ignored", reason } });
+
+/**
+ * CheckPerformTransaction's checks (payme.md §3.1 steps 1–5), shared by CreateTransaction for a
+ * new id. A one-time order takes one live transaction: once reserved or paid it is not payable.
+ */
+export function checkOrder(
+  params: { amount: number; account: Record<string, unknown> },
+  order: OrderRecord | null,
+  accountField: string,
+): PaymeReply | null {
+  if (accountOrderId(params.account, accountField) === null || order === null) {
+    return rpcError(PAYME_ERRORS.ACCOUNT_INVALID, accountField);
+  }
+  // Payme pays in tiyin, UZS minor units: an order in another currency can never match.
+  if (order.currency !== "UZS" || !Number.isSafeInteger(params.amount) || params.amount !== order.amount) {
+    return rpcError(PAYME_ERRORS.WRONG_AMOUNT);
+  }
+  if (order.status !== "awaiting_payment") return rpcError(PAYME_ERRORS.CANNOT_PERFORM);
+  return null;
+}
+
+/** The order id a CheckPerform/Create call names, for the ledger to read that order. */
+export function orderIdOf(params: { account: Record<string, unknown> }, accountField: string): string | null {
+  return accountOrderId(params.account, accountField);
+}
+
+const FiscalItem = z.object({
+  title: z.string().min(1),
+  price: z.number().int().nonnegative(),
+  count: z.number().positive(),
+  code: z.string().min(1),
+  package_code: z.string().min(1),
+  vat_percent: z.number().nonnegative(),
+  units: z.number().int().optional(),
+  discount: z.number().int().nonnegative().optional(),
+});
+
+/** CheckPerformTransaction: side-effect free. `detail` is sent when every order item is a Payme fiscal item. */
+export function checkPerform(
+  params: PaymeParams<"CheckPerformTransaction">,
+  order: OrderRecord | null,
+  ctx: PaymeContext,
+): PaymeReply {
+  const refused = checkOrder(params, order, ctx.accountField);
+  if (refused) return refused;
+  const items = z.array(FiscalItem).min(1).safeParse(order!.items);
+  return { result: { allow: true, ...(items.success ? { detail: { receipt_type: 0, items: items.data } } : {}) } };
+}
+
+function createdReply(tx: PaymeTransaction): PaymeReply {
+  return { result: { create_time: tx.create_time, transaction: tx.transaction, state: tx.state } };
+}
+
+function performedReply(tx: PaymeTransaction): PaymeReply {
+  return { result: { transaction: tx.transaction, perform_time: tx.perform_time, state: tx.state } };
+}
+
+function cancelledReply(tx: PaymeTransaction): PaymeReply {
+  return { result: { transaction: tx.transaction, cancel_time: tx.cancel_time, state: tx.state } };
+}
+
+/** Writes `next` as the payment, with the order status it leads to and at most one event. */
+function write(
+  next: PaymeTransaction,
+  ctx: PaymeContext,
+  change: { at: number; orderStatus?: OrderStatus; event?: PaymentEventType; index?: boolean },
+): PaymentDecision {
+  const occurredAt = new Date(change.at).toISOString();
+  return {
+    kind: "applied",
+    payment: {
+      status: PAYMENT_STATUS[next.state],
+      amount: next.amount,
+      currency: "UZS",
+      at: occurredAt,
+      livemode: ctx.livemode,
+      contribution: next.state === 2 ? next.amount : 0,
+      state: next as unknown as Record<string, unknown>,
+    },
+    ...(change.orderStatus ? { orderStatus: change.orderStatus } : {}),
+    ...(change.index ? { index: { name: statementIndex(ctx.livemode), score: next.time } } : {}),
+    events: change.event
+      ? [
+          {
+            type: change.event,
+            amount: next.amount,
+            currency: "UZS",
+            occurredAt,
+            data: {
+              state: next.state,
+              paymeTime: next.time,
+              transaction: next.transaction,
+              ...(next.reason !== null ? { reason: next.reason } : {}),
+            },
+          },
+        ]
+      : [],
+  };
+}
+
+/** A state-1 transaction whose 12 hours ran out: cancelled with reason 4, the order released, -31008. */
+function expire(tx: PaymeTransaction, order: OrderRecord | null, ctx: PaymeContext): PaymeOutcome {
+  const next: PaymeTransaction = { ...tx, state: -1, cancel_time: ctx.now, reason: REASON_TIMEOUT };
+  return {
+    reply: rpcError(PAYME_ERRORS.CANNOT_PERFORM),
+    decision: write(next, ctx, { at: ctx.now, orderStatus: released(order), event: "payment.cancelled" }),
+  };
+}
+
+/** A cancelled reservation gives the order back to the payer, unless something else moved it on. */
+function released(order: OrderRecord | null): OrderStatus | undefined {
+  return order?.status === "reserved" ? "awaiting_payment" : undefined;
+}
+
+/** Our transaction id: derived from Payme's, so every worker computes the same string. */
+export function merchantTransactionId(paymeId: string): string {
+  return `ph_${sha256Hex(`payme\u0000${paymeId}`).slice(0, 24)}`;
+}
+
+/** CreateTransaction (payme.md §3.2): the by-id lookup first, because a created order is no longer payable. */
+export function decideCreate(params: PaymeParams<"CreateTransaction">, current: PaymeCurrent, ctx: PaymeContext): PaymeOutcome {
+  if (current.payment) {
+    const tx = transactionOf(current.payment, ctx.livemode);
+    if (!tx || tx.state !== 1) return ignored(rpcError(PAYME_ERRORS.CANNOT_PERFORM), "transaction is not active");
+    if (expired(tx, ctx.now)) return expire(tx, current.order, ctx);
+    return ignored(createdReply(tx), "repeat of CreateTransaction");
+  }
+  const refused = checkOrder(params, current.order, ctx.accountField);
+  if (refused) return ignored(refused, "order refused the transaction");
+  if (ctx.now - params.time > PAYME_TIMEOUT_MS) return ignored(rpcError(PAYME_ERRORS.CANNOT_PERFORM), "created over 12 hours ago");
+  const tx: PaymeTransaction = {
+    state: 1,
+    time: params.time,
+    amount: params.amount,
+    account: params.account,
+    create_time: ctx.now,
+    perform_time: 0,
+    cancel_time: 0,
+    reason: null,
+    transaction: merchantTransactionId(params.id),
+    fiscal: {},
+  };
+  return {
+    reply: createdReply(tx),
+    decision: write(tx, ctx, { at: ctx.now, orderStatus: "reserved", event: "payment.pending", index: true }),
+  };
+}
+
+/** PerformTransaction (§3.3): 1 → 2 once; a repeat returns the stored perform_time. */
+export function decidePerform(current: PaymeCurrent, ctx: PaymeContext): PaymeOutcome {
+  const tx = transactionOf(current.payment, ctx.livemode);
+  if (!tx) return ignored(rpcError(PAYME_ERRORS.TRANSACTION_NOT_FOUND), "unknown transaction");
+  if (tx.state === 2) return ignored(performedReply(tx), "repeat of PerformTransaction");
+  if (tx.state !== 1) return ignored(rpcError(PAYME_ERRORS.CANNOT_PERFORM), "transaction is cancelled");
+  if (expired(tx, ctx.now)) return expire(tx, current.order, ctx);
+  const next: PaymeTransaction = { ...tx, state: 2, perform_time: ctx.now };
+  const order = current.order;
+  // The money is taken whatever the order says now: it is counted, and overpaid is reported as such.
+  const paid = order ? order.paidAmount - (current.payment?.contribution ?? 0) + next.amount : 0;
+  const orderStatus: OrderStatus | undefined = order ? (paid > order.amount ? "overpaid" : "paid") : undefined;
+  return { reply: performedReply(next), decision: write(next, ctx, { at: ctx.now, orderStatus, event: "payment.succeeded" }) };
+}
+
+/** CancelTransaction (§3.4): 1 → -1, or 2 → -2 when the order is refundable (else -31007). First cancel wins. */
+export function decideCancel(params: PaymeParams<"CancelTransaction">, current: PaymeCurrent, ctx: PaymeContext): PaymeOutcome {
+  const tx = transactionOf(current.payment, ctx.livemode);
+  if (!tx) return ignored(rpcError(PAYME_ERRORS.TRANSACTION_NOT_FOUND), "unknown transaction");
+  if (tx.state === -1 || tx.state === -2) return ignored(cancelledReply(tx), "repeat of CancelTransaction");
+  const order = current.order;
+  if (tx.state === 1) {
+    const next: PaymeTransaction = { ...tx, state: -1, cancel_time: ctx.now, reason: params.reason };
+    return {
+      reply: cancelledReply(next),
+      decision: write(next, ctx, { at: ctx.now, orderStatus: released(order), event: "payment.cancelled" }),
+    };
+  }
+  if (!order?.refundable) return ignored(rpcError(PAYME_ERRORS.CANNOT_CANCEL), "order is not refundable");
+  const next: PaymeTransaction = { ...tx, state: -2, cancel_time: ctx.now, reason: params.reason };
+  const paid = order.paidAmount - (current.payment?.contribution ?? 0);
+  return {
+    reply: cancelledReply(next),
+    decision: write(next, ctx, { at: ctx.now, orderStatus: paid <= 0 ? "refunded" : undefined, event: "payment.refunded" }),
+  };
+}
+
+/** CheckTransaction (§3.5): the stored values; unset times 0, unset reason null. */
+export function checkTransaction(payment: PaymentRecord | null, ctx: Pick<PaymeContext, "livemode">): PaymeReply {
+  const tx = transactionOf(payment, ctx.livemode);
+  if (!tx) return rpcError(PAYME_ERRORS.TRANSACTION_NOT_FOUND);
+  return {
+    result: {
+      create_time: tx.create_time,
+      perform_time: tx.perform_time,
+      cancel_time: tx.cancel_time,
+      transaction: tx.transaction,
+      state: tx.state,
+      reason: tx.reason,
+    },
+  };
+}
+
+/** One GetStatement row (§3.6), from a transaction listed in the statement index. */
+export function statementItem(payment: PaymentRecord): Record<string, unknown> {
+  const tx = payment.state as unknown as PaymeTransaction;
+  return {
+    id: payment.providerPaymentId,
+    time: tx.time,
+    amount: tx.amount,
+    account: tx.account,
+    create_time: tx.create_time,
+    perform_time: tx.perform_time,
+    cancel_time: tx.cancel_time,
+    transaction: tx.transaction,
+    state: tx.state,
+    reason: tx.reason,
+  };
+}
+
+/** SetFiscalData (§3.8): the receipt data is stored with the transaction; a repeat writes nothing. */
+export function decideSetFiscalData(
+  params: PaymeParams<"SetFiscalData">,
+  current: PaymeCurrent,
+  ctx: PaymeContext,
+): PaymeOutcome {
+  const tx = transactionOf(current.payment, ctx.livemode);
+  if (!tx) return ignored(rpcError(PAYME_ERRORS.TRANSACTION_NOT_FOUND), "unknown transaction");
+  const success: PaymeReply = { result: { success: true } };
+  if (JSON.stringify(tx.fiscal[params.type]) === JSON.stringify(params.fiscal_data)) return ignored(success, "repeat of SetFiscalData");
+  const next: PaymeTransaction = { ...tx, fiscal: { ...tx.fiscal, [params.type]: params.fiscal_data } };
+  const decision = write(next, ctx, { at: ctx.now });
+  if (decision.kind === "applied") decision.payment.at = current.payment!.at;
+  return { reply: success, decision };
+}
