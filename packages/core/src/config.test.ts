@@ -29,6 +29,12 @@ describe("loadConfig", () => {
       WORKER_CONCURRENCY: 16,
       LOG_LEVEL: "info",
       MERCHANT_WEBHOOK_TIMEOUT_MS: 10_000,
+      TRUST_PROXY: false,
+      PAYME_ALLOW_TEST_KEY: false,
+      PAYME_LOGIN: "Paycom",
+      PAYME_ACCOUNT_FIELD: "order_id",
+      PAYME_RPC_TIMEOUT_MS: 5_000,
+      CLOCK_OFFSET_MS: 0,
     });
   });
 
@@ -184,13 +190,74 @@ describe("loadConfig", () => {
 });
 
 describe("enabledProviders", () => {
-  it("enables Payram when its secret is set", () => {
-    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "pk_live_abc" }))).toEqual({ payram: true });
+  it("enables Payram when its secret is set, Payme when its key is", () => {
+    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "pk_live_abc" }))).toEqual({ payme: false, payram: true });
+    expect(enabledProviders(loadConfig({ PAYME_KEY: "k" }))).toEqual({ payme: true, payram: false });
   });
 
-  it("disables Payram when its secret is missing or empty", () => {
-    expect(enabledProviders(loadConfig({}))).toEqual({ payram: false });
-    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "" }))).toEqual({ payram: false });
+  it("disables a provider when its secret is missing or empty", () => {
+    expect(enabledProviders(loadConfig({}))).toEqual({ payme: false, payram: false });
+    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "", PAYME_KEY: "" }))).toEqual({ payme: false, payram: false });
+  });
+});
+
+describe("loadConfig: Payme and the client address", () => {
+  it("has Payme's defaults", () => {
+    expect(loadConfig({})).toMatchObject({
+      PAYME_LOGIN: "Paycom",
+      PAYME_ACCOUNT_FIELD: "order_id",
+      PAYME_RPC_TIMEOUT_MS: 5000,
+      PAYME_ALLOW_TEST_KEY: false,
+      TRUST_PROXY: false,
+      CLOCK_OFFSET_MS: 0,
+    });
+    expect(loadConfig({}).PAYME_ALLOWED_IPS).toBeUndefined();
+  });
+
+  it("reads PAYME_ALLOWED_IPS as addresses, ranges and subnets", () => {
+    const list = loadConfig({ PAYME_ALLOWED_IPS: "185.234.113.1-185.234.113.15, 10.1.0.0/16,::1" }).PAYME_ALLOWED_IPS!;
+    expect(list.check("185.234.113.1", "ipv4")).toBe(true);
+    expect(list.check("185.234.113.15", "ipv4")).toBe(true);
+    expect(list.check("185.234.113.16", "ipv4")).toBe(false);
+    expect(list.check("185.234.113.0", "ipv4")).toBe(false);
+    expect(list.check("10.1.200.3", "ipv4")).toBe(true);
+    expect(list.check("10.2.0.1", "ipv4")).toBe(false);
+    expect(list.check("::1", "ipv6")).toBe(true);
+  });
+
+  it.each(["185.234.113.1-", "example.com", "10.0.0.0/33", "1.2.3.4-::1", ""])("refuses PAYME_ALLOWED_IPS=%j", (value) => {
+    if (value === "") return expect(loadConfig({ PAYME_ALLOWED_IPS: value }).PAYME_ALLOWED_IPS).toBeUndefined();
+    expect(configError({ PAYME_ALLOWED_IPS: value }).message).toMatch(/^PAYME_ALLOWED_IPS: /);
+  });
+
+  it.each([
+    ["true", true],
+    ["false", false],
+    ["1", 1],
+    ["loopback", "loopback"],
+    ["loopback, 10.0.0.0/8", "loopback, 10.0.0.0/8"],
+  ])("reads TRUST_PROXY=%j", (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).TRUST_PROXY).toEqual(expected);
+  });
+
+  it.each(["yes", "10.0.0.0/8/1", "proxy.example"])("refuses TRUST_PROXY=%j", (value) => {
+    expect(configError({ TRUST_PROXY: value }).message).toMatch(/^TRUST_PROXY: /);
+  });
+
+  it("accepts the sandbox key only when asked to, and never the live key as the test key", () => {
+    expect(configError({ PAYME_ALLOW_TEST_KEY: "true" }).message).toMatch(/^PAYME_TEST_KEY: is required/);
+    expect(configError({ PAYME_KEY: "same", PAYME_TEST_KEY: "same" }).message).toMatch(/^PAYME_TEST_KEY: must differ/);
+    expect(configError({ PAYME_ALLOW_TEST_KEY: "yes" }).message).toMatch(/^PAYME_ALLOW_TEST_KEY: /);
+    expect(loadConfig({ PAYME_TEST_KEY: "t", PAYME_ALLOW_TEST_KEY: "true" }).PAYME_ALLOW_TEST_KEY).toBe(true);
+  });
+
+  it("refuses a clock offset outside tests", () => {
+    expect(configError({ CLOCK_OFFSET_MS: "1000", NODE_ENV: "production" }).message).toMatch(/^CLOCK_OFFSET_MS: is for tests only/);
+    expect(loadConfig({ CLOCK_OFFSET_MS: "1000", NODE_ENV: "test" }).CLOCK_OFFSET_MS).toBe(1000);
+  });
+
+  it.each([["PAYME_RPC_TIMEOUT_MS", "50"], ["PAYME_ACCOUNT_FIELD", "order.id"]])("rejects a bad %s", (name, value) => {
+    expect(configError({ [name]: value }).message).toMatch(new RegExp(`^${name}: `));
   });
 });
 

@@ -30,11 +30,21 @@ const WhsecSecret = z
   .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, "must be whsec_ followed by base64")
   .refine((s) => Buffer.from(s.slice(6), "base64").length >= 24, { message: "must decode to at least 24 bytes", abort: true });
 
-/** "true" | "false" | hop count | comma-separated addresses/subnets, as Express's `trust proxy` takes them. */
-const TrustProxy = z
-  .string()
-  .regex(/^(true|false|\d{1,2}|[0-9A-Fa-f:.\/, ]+|loopback|linklocal|uniquelocal)$/, "must be true, false, a hop count or a list of addresses")
-  .transform((s): boolean | number | string => (s === "true" ? true : s === "false" ? false : /^\d+$/.test(s) ? Number(s) : s));
+/** "true" | "false" | hop count | comma-separated addresses, subnets or loopback/linklocal/uniquelocal, as Express's `trust proxy` takes them. */
+const TrustProxy = z.string().transform((s, ctx): boolean | number | string => {
+  if (s === "true" || s === "false") return s === "true";
+  if (/^\d{1,2}$/.test(s)) return Number(s);
+  for (const raw of s.split(",")) {
+    const entry = raw.trim();
+    const [ip, bits, extra] = entry.split("/");
+    const named = ["loopback", "linklocal", "uniquelocal"].includes(entry);
+    if (!named && !(ip && isIP(ip) && extra === undefined && (bits === undefined || /^\d{1,3}$/.test(bits)))) {
+      ctx.addIssue({ code: "custom", message: `must be true, false, a hop count or a list of addresses/subnets (bad: "${entry.slice(0, 64)}")` });
+      return z.NEVER;
+    }
+  }
+  return s;
+});
 
 /** "185.234.113.1-185.234.113.15, 10.0.0.0/8, ::1" → a BlockList of the allowed callers. */
 const AddressList = z.string().transform((s, ctx) => {
