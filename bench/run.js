@@ -13,6 +13,7 @@ const { freePort, removeRedisServer, spawnNode, startRedisServer, startIngress, 
 const DURATION_S = Number(process.env.BENCH_DURATION_S || 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50);
 const SECRET = "bench-payram-key";
+const PAYME_KEY = "bench-payme-key";
 
 function run(opts) {
   return new Promise((done, fail) => autocannon({ duration: DURATION_S, connections: CONNECTIONS, ...opts }, (e, r) => (e ? fail(e) : done(r))));
@@ -21,13 +22,14 @@ const summary = (r) => ({ rps: Math.round(r.requests.average), p50: r.latency.p5
 
 async function main() {
   const redis = await startRedisServer();
-  const env = { REDIS_URL: redis.url, PAYRAM_WEBHOOK_SECRET: SECRET, LOG_LEVEL: "warn", QUEUE_PREFIX: "bench" };
+  const env = { REDIS_URL: redis.url, PAYRAM_WEBHOOK_SECRET: SECRET, PAYME_KEY, ADMIN_TOKEN: "bench-admin-token-0123456789", LOG_LEVEL: "warn", QUEUE_PREFIX: "bench" };
   const [ingress, worker] = await Promise.all([startIngress({ ...env, LOG_LEVEL: "info" }), startWorker({ ...env, LOG_LEVEL: "info" })]);
   const barePort = await freePort();
   const bare = spawnNode(resolve(__dirname, "bare-server.js"), { PORT: String(barePort) });
   await bare.waitForLine(/bare listening/);
 
   let n = 0;
+  let paymeUnanswered = 0;
   const payram = {
     url: `${ingress.url}/webhooks/payram`,
     method: "POST",
@@ -59,7 +61,26 @@ async function main() {
     const c = await queue.getJobCounts("waiting", "active", "completed");
     return c.waiting + c.active === 0 ? c.completed : undefined;
   }, "queue drained", 300_000);
+  const drainAfterLoadMs = Date.now() - started;
   const events = await new Queue("payment-events", { connection: conn, prefix: "bench" }).getJobCountByTypes("waiting");
+
+  // Payme request–reply: every call goes through the queue to the worker and back (one shared
+  // QueueEvents in the ingress), CONNECTIONS calls in flight at once.
+  await fetch(`${ingress.adminUrl}/v1/orders/bench-payme`, {
+    method: "PUT",
+    headers: { authorization: "Bearer bench-admin-token-0123456789", "content-type": "application/json" },
+    body: JSON.stringify({ amount: 500000, currency: "UZS" }),
+  });
+  const paymeResult = await run({
+    url: `${ingress.url}/webhooks/payme`,
+    method: "POST",
+    headers: { "content-type": "text/json", authorization: `Basic ${Buffer.from(`Paycom:${PAYME_KEY}`).toString("base64")}` },
+    body: JSON.stringify({ id: 1, method: "CheckPerformTransaction", params: { amount: 500000, account: { order_id: "bench-payme" } } }),
+    // A -32400 (unanswered within the bound) is still HTTP 200: count it from the body.
+    setupClient: (client) => client.on("body", (b) => { if (b.includes("-32400")) paymeUnanswered++; }),
+  });
+  const paymeBest = summary(paymeResult);
+
 
   const figures = {
     machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
@@ -67,10 +88,11 @@ async function main() {
     connections: CONNECTIONS,
     bare: bareBest,
     payram: { ...payramBest, ratioToBare: +(payramBest.rps / bareBest.rps).toFixed(2) },
-    endToEnd: { jobsCompleted: drained, paymentEventsQueued: events, drainAfterLoadMs: Date.now() - started },
+    paymeCheckPerform: { ...paymeBest, unanswered: paymeUnanswered, ratioToBare: +(paymeBest.rps / bareBest.rps).toFixed(2) },
+    endToEnd: { jobsCompleted: drained, paymentEventsQueued: events, drainAfterLoadMs },
   };
   console.log("\npayhooks bench (figures only; see issue 7 for the full benchmark)");
-  console.table({ bare: bareBest, "POST /webhooks/payram": payramBest });
+  console.table({ bare: bareBest, "POST /webhooks/payram": payramBest, "Payme CheckPerformTransaction (request–reply)": paymeBest });
   console.log(JSON.stringify(figures, null, 2));
   mkdirSync(join(__dirname, "results"), { recursive: true });
   writeFileSync(join(__dirname, "results", `bench-${Date.now()}.json`), JSON.stringify(figures, null, 2));

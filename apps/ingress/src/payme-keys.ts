@@ -24,11 +24,14 @@ export function createPaymeKeyStore(deps: {
   const redisKey = { live: `${deps.prefix}:payme:key:live`, test: `${deps.prefix}:payme:key:test` };
   let cached: { keys: PaymeKeys; at: number } | null = null;
   let inFlight: Promise<PaymeKeys> | null = null;
+  /** bumped by change(): a read that started before the change must not cache what it saw */
+  let generation = 0;
 
   async function read(): Promise<PaymeKeys> {
+    const startedAt = generation;
     const [live, test] = await deps.redis.mget(redisKey.live, redisKey.test);
     const keys: PaymeKeys = { login: deps.login, live: live ?? deps.live, test: deps.test === null ? null : (test ?? deps.test) };
-    cached = { keys, at: now() };
+    if (startedAt === generation) cached = { keys, at: now() };
     return keys;
   }
 
@@ -41,8 +44,17 @@ export function createPaymeKeyStore(deps: {
 
   /** Replaces the key of one mode. Only a key Redis confirmed is answered with success. */
   async function change(mode: "live" | "test", key: string): Promise<void> {
-    await deps.redis.set(redisKey[mode], key);
+    generation++;
     cached = null;
+    inFlight = null;
+    try {
+      await deps.redis.set(redisKey[mode], key);
+    } finally {
+      // Reads that overlapped the write may have seen either key: none of them is cached.
+      generation++;
+      cached = null;
+      inFlight = null;
+    }
   }
 
   return { current, change };

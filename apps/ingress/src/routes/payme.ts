@@ -9,6 +9,7 @@ import {
   rpcError,
   rpcResponse,
   type PaymeCall,
+  type PaymeKeys,
   type PaymeReply,
 } from "@payhooks/payme";
 import { keptHeaders, flatHeaders } from "../headers";
@@ -42,7 +43,8 @@ function clientAddress(req: Request): { address: string; family: "ipv4" | "ipv6"
 }
 
 /**
- * POST /webhooks/payme — the Merchant API endpoint (payme.md §1.5 order of checks). The ingress
+ * POST /webhooks/payme — the Merchant API endpoint (payme.md §1.5 order of checks, with the
+ * optional IP allow-list right after the body is read, so its refusal echoes the id). The ingress
  * answers transport, auth and shape errors and ChangePassword itself; every other method is a
  * job the worker answers, awaited up to PAYME_RPC_TIMEOUT_MS, else -32400 (Payme retries).
  */
@@ -50,13 +52,15 @@ export function createPaymeRouter(deps: PaymeRouteDeps): Router {
   const router = Router();
   const { logger } = deps;
 
-  async function changePassword(res: Response, call: PaymeCall, mode: "live" | "test", current: string): Promise<void> {
+  async function changePassword(res: Response, call: PaymeCall, mode: "live" | "test", keys: PaymeKeys): Promise<void> {
     const { password } = call.params;
     if (typeof password !== "string" || password.trim() === "") {
       return send(res, call.id, rpcError(PAYME_ERRORS.ACCOUNT_INVALID, "password"));
     }
-    // Same as now: TPL-PHP's "Insufficient privilege. Incorrect new password".
-    if (password === current) return send(res, call.id, rpcError(PAYME_ERRORS.INSUFFICIENT_PRIVILEGE));
+    // Same as now: TPL-PHP's "Insufficient privilege. Incorrect new password". The other mode's
+    // key is refused too: live and sandbox sharing one key would make every sandbox call live
+    // (authenticate() tries live first), which the config refuses for PAYME_KEY == PAYME_TEST_KEY.
+    if (password === keys.live || password === keys.test) return send(res, call.id, rpcError(PAYME_ERRORS.INSUFFICIENT_PRIVILEGE));
     try {
       await deps.provider!.keys.change(mode, password);
     } catch (err) {
@@ -69,23 +73,10 @@ export function createPaymeRouter(deps: PaymeRouteDeps): Router {
 
   router.all(
     "/webhooks/payme",
-    (req, res, next) => {
-      const provider = deps.provider;
-      if (!provider) return send(res, null, rpcError(PAYME_ERRORS.SYSTEM_ERROR, "provider_not_configured"));
-      if (provider.allowedIps) {
-        const client = clientAddress(req);
-        if (!client || !provider.allowedIps.check(client.address, client.family)) {
-          logger.warn({ ip: req.ip }, "payme call from an address not in PAYME_ALLOWED_IPS");
-          return send(res, null, rpcError(PAYME_ERRORS.INSUFFICIENT_PRIVILEGE));
-        }
-      }
-      if (req.method !== "POST") return send(res, null, rpcError(PAYME_ERRORS.NOT_POST));
-      next();
-    },
+    (req, res, next) => (req.method === "POST" ? next() : send(res, null, rpcError(PAYME_ERRORS.NOT_POST))),
     // Payme sends `text/json`: the body is read whatever its Content-Type.
     express.raw({ type: () => true, limit: deps.bodyLimit }),
     async (req, res) => {
-      const { keys, rpc } = deps.provider!;
       const rawBody = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
       let body: unknown;
       try {
@@ -93,7 +84,17 @@ export function createPaymeRouter(deps: PaymeRouteDeps): Router {
       } catch {
         return send(res, null, rpcError(PAYME_ERRORS.PARSE_ERROR));
       }
+      // From here on every answer echoes the request's id.
       const id = requestId(body);
+      if (!deps.provider) return send(res, id, rpcError(PAYME_ERRORS.SYSTEM_ERROR, "provider_not_configured"));
+      const { keys, rpc, allowedIps } = deps.provider;
+      if (allowedIps) {
+        const client = clientAddress(req);
+        if (!client || !allowedIps.check(client.address, client.family)) {
+          logger.warn({ ip: req.ip }, "payme call from an address not in PAYME_ALLOWED_IPS");
+          return send(res, id, rpcError(PAYME_ERRORS.INSUFFICIENT_PRIVILEGE));
+        }
+      }
 
       let current;
       try {
@@ -109,7 +110,7 @@ export function createPaymeRouter(deps: PaymeRouteDeps): Router {
       if (!parsed.ok) return send(res, id, parsed.reply);
       const { call } = parsed;
       if (call.method === "ChangePassword") {
-        return changePassword(res, call, mode, mode === "live" ? current.live : current.test!);
+        return changePassword(res, call, mode, current);
       }
 
       const answer = await rpc.call(call.method, {
