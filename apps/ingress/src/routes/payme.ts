@@ -1,6 +1,6 @@
 import type { BlockList } from "node:net";
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from "express";
-import type { Logger } from "@payhooks/core";
+import { constantTimeEqual, type Logger } from "@payhooks/core";
 import {
   PAYME_ERRORS,
   authenticate,
@@ -60,7 +60,8 @@ export function createPaymeRouter(deps: PaymeRouteDeps): Router {
     // Same as now: TPL-PHP's "Insufficient privilege. Incorrect new password". The other mode's
     // key is refused too: live and sandbox sharing one key would make every sandbox call live
     // (authenticate() tries live first), which the config refuses for PAYME_KEY == PAYME_TEST_KEY.
-    if (password === keys.live || password === keys.test) return send(res, call.id, rpcError(PAYME_ERRORS.INSUFFICIENT_PRIVILEGE));
+    const taken = constantTimeEqual(password, keys.live) || (keys.test !== null && constantTimeEqual(password, keys.test));
+    if (taken) return send(res, call.id, rpcError(PAYME_ERRORS.INSUFFICIENT_PRIVILEGE));
     try {
       await deps.provider!.keys.change(mode, password);
     } catch (err) {
