@@ -384,3 +384,22 @@ describe("time and availability", () => {
     }
   });
 });
+
+describe("Redis down (last: the private Redis restarts empty)", () => {
+  it("answers -32400 at once while Redis is down, and answers through the queue again once it is back", async () => {
+    await redis.stop("SIGKILL");
+    const started = Date.now();
+    const down = await call("CheckPerformTransaction", { amount: 500_000, account: { order_id: "any" } }, KEY, { id: 90 });
+    expect(down).toMatchObject({ id: 90, error: { code: -32400 } });
+    // Refused by the fail-fast producer connection, not left to run into the RPC bound.
+    expect(Date.now() - started).toBeLessThan(RPC_TIMEOUT_MS);
+
+    await redis.restart();
+    // Producer, QueueEvents and worker reconnect on their own; -31050 can only come from a worker.
+    const answered = await waitFor(async () => {
+      const r = await call("CheckPerformTransaction", { amount: 500_000, account: { order_id: "gone" } }, KEY, { id: 91 });
+      return r.error?.code === -31050 ? r : undefined;
+    }, "an answer through the queue after Redis came back", 15_000);
+    expect(answered).toMatchObject({ id: 91, error: { code: -31050, data: "order_id" } });
+  });
+});
