@@ -16,6 +16,7 @@ COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
 COPY packages/payme/package.json packages/payme/
 COPY packages/payram/package.json packages/payram/
+COPY packages/payske/package.json packages/payske/
 COPY packages/testing/package.json packages/testing/
 COPY apps/ingress/package.json apps/ingress/
 COPY apps/worker/package.json apps/worker/
@@ -36,6 +37,7 @@ COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/packages/core/package.json packages/core/
 COPY --from=build /app/packages/payme/package.json packages/payme/
 COPY --from=build /app/packages/payram/package.json packages/payram/
+COPY --from=build /app/packages/payske/package.json packages/payske/
 COPY --from=build /app/packages/testing/package.json packages/testing/
 COPY --from=build /app/apps/ingress/package.json apps/ingress/
 COPY --from=build /app/apps/worker/package.json apps/worker/
@@ -46,6 +48,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/packages/payme/dist packages/payme/dist
 COPY --from=build /app/packages/payram/dist packages/payram/dist
+COPY --from=build /app/packages/payske/dist packages/payske/dist
 COPY --from=build /app/packages/testing/dist packages/testing/dist
 COPY --from=build /app/apps/ingress/dist apps/ingress/dist
 COPY --from=build /app/apps/worker/dist apps/worker/dist

@@ -4,12 +4,13 @@ import type { Logger, Redis } from "@payhooks/core";
 import { createErrorHandler } from "./http-errors";
 import { createPaymeRouter, type PaymeRouteDeps } from "./routes/payme";
 import { createPayramRouter, type PayramRouteDeps } from "./routes/payram";
+import { createPayskeRouter, type PayskeRouteDeps } from "./routes/payske";
 
 export type IngressDeps = {
   logger: Logger;
   /** the producer connection; /readyz pings it */
   redis: Pick<Redis, "ping">;
-  providers: { payme: PaymeRouteDeps["provider"]; payram: PayramRouteDeps["provider"] };
+  providers: { payme: PaymeRouteDeps["provider"]; payram: PayramRouteDeps["provider"]; payske: PayskeRouteDeps["provider"] };
   /** Express `trust proxy` (TRUST_PROXY): decides the client address PAYME_ALLOWED_IPS checks. @defaultValue false */
   trustProxy?: boolean | number | string;
   /** @defaultValue 256 KiB */
@@ -46,6 +47,7 @@ export function createApp(deps: IngressDeps): Express {
   });
 
   app.use(createPaymeRouter({ provider: deps.providers.payme, bodyLimit, logger, now }));
+  app.use(createPayskeRouter({ provider: deps.providers.payske, bodyLimit, enqueueTimeoutMs, now }));
   app.use(createPayramRouter({ provider: deps.providers.payram, bodyLimit, enqueueTimeoutMs, now }));
 
   app.use((_req, res) => void res.status(404).json({ error: "not_found" }));

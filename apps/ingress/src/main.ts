@@ -39,6 +39,8 @@ async function main(): Promise<void> {
   const enabled = enabledProviders(config);
   const payramQueue = new Queue(QUEUES.payram, { connection: redis, prefix: config.QUEUE_PREFIX });
   payramQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "payram queue error"));
+  const payskeQueue = new Queue(QUEUES.payske, { connection: redis, prefix: config.QUEUE_PREFIX });
+  payskeQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "payske queue error"));
 
   // Payme is request–reply: one QueueEvents (its own blocking connection) hears every answer.
   const paymeQueue = new Queue(QUEUES.payme, { connection: redis, prefix: config.QUEUE_PREFIX });
@@ -69,6 +71,9 @@ async function main(): Promise<void> {
     trustProxy: config.TRUST_PROXY,
     providers: {
       payme,
+      payske: config.PAYSKE_WEBHOOK_SECRET
+        ? { secrets: config.PAYSKE_WEBHOOK_SECRET, toleranceSeconds: config.PAYSKE_TOLERANCE_SECONDS, queue: payskeQueue }
+        : null,
       payram: config.PAYRAM_WEBHOOK_SECRET ? { secrets: [config.PAYRAM_WEBHOOK_SECRET], queue: payramQueue } : null,
     },
   });
@@ -114,7 +119,7 @@ async function main(): Promise<void> {
     void Promise.all(
       servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections(); })),
     )
-      .then(() => Promise.all([payramQueue.close(), paymeQueue.close(), paymeEvents?.close()]))
+      .then(() => Promise.all([payramQueue.close(), payskeQueue.close(), paymeQueue.close(), paymeEvents?.close()]))
       .then(() => Promise.all([redis, eventsRedis].map((r) => r?.quit().catch(() => undefined))))
       .then(() => {
         logger.info("ingress stopped");

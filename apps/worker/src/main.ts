@@ -6,6 +6,7 @@ import { createEmitter } from "./emitter";
 import { createProcessor } from "./processor";
 import { createPaymeProcessor } from "./processors/payme";
 import { createPayramHandler } from "./processors/payram";
+import { createPayskeHandler } from "./processors/payske";
 
 /** Outbox entries older than this were left by a worker that died; every worker re-sends them. */
 const OUTBOX_SWEEP_AGE_MS = 30_000;
@@ -41,6 +42,7 @@ function main(): void {
       clock: () => Date.now() + config.CLOCK_OFFSET_MS,
     }),
     payram: createProcessor("payram", createPayramHandler({ ledger, emitter })),
+    payske: createProcessor("payske", createPayskeHandler({ ledger, emitter, orderMetadataKey: config.PAYSKE_ORDER_METADATA_KEY })),
   } satisfies Record<ProviderId, (job: Job) => Promise<unknown>>;
 
   const workers: Worker[] = [];

@@ -35,6 +35,8 @@ describe("loadConfig", () => {
       PAYME_ACCOUNT_FIELD: "order_id",
       PAYME_RPC_TIMEOUT_MS: 5_000,
       CLOCK_OFFSET_MS: 0,
+      PAYSKE_TOLERANCE_SECONDS: 300,
+      PAYSKE_ORDER_METADATA_KEY: "order_id",
     });
   });
 
@@ -191,13 +193,37 @@ describe("loadConfig", () => {
 
 describe("enabledProviders", () => {
   it("enables Payram when its secret is set, Payme when its key is", () => {
-    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "pk_live_abc" }))).toEqual({ payme: false, payram: true });
-    expect(enabledProviders(loadConfig({ PAYME_KEY: "k" }))).toEqual({ payme: true, payram: false });
+    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "pk_live_abc" }))).toEqual({ payme: false, payram: true, payske: false });
+    expect(enabledProviders(loadConfig({ PAYME_KEY: "k" }))).toEqual({ payme: true, payram: false, payske: false });
   });
 
   it("disables a provider when its secret is missing or empty", () => {
-    expect(enabledProviders(loadConfig({}))).toEqual({ payme: false, payram: false });
-    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "", PAYME_KEY: "" }))).toEqual({ payme: false, payram: false });
+    expect(enabledProviders(loadConfig({}))).toEqual({ payme: false, payram: false, payske: false });
+    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "", PAYME_KEY: "", PAYSKE_WEBHOOK_SECRET: "" }))).toEqual({
+      payme: false,
+      payram: false,
+      payske: false,
+    });
+  });
+});
+
+describe("loadConfig: Payske", () => {
+  it("reads a comma-separated list of secrets for rotation, each used verbatim", () => {
+    expect(loadConfig({ PAYSKE_WEBHOOK_SECRET: "whsec_old,whsec_new" }).PAYSKE_WEBHOOK_SECRET).toEqual(["whsec_old", "whsec_new"]);
+    expect(loadConfig({ PAYSKE_WEBHOOK_SECRET: "whsec_one" }).PAYSKE_WEBHOOK_SECRET).toEqual(["whsec_one"]);
+    expect(enabledProviders(loadConfig({ PAYSKE_WEBHOOK_SECRET: "whsec_one" })).payske).toBe(true);
+  });
+
+  it.each(["whsec_a,", ",whsec_a", "whsec_a,,whsec_b", " , "])("refuses an empty secret in PAYSKE_WEBHOOK_SECRET=%j", (value) => {
+    expect(configError({ PAYSKE_WEBHOOK_SECRET: value }).message).toMatch(/^PAYSKE_WEBHOOK_SECRET: must not hold an empty secret/);
+  });
+
+  it("reads the tolerance and the metadata key", () => {
+    expect(loadConfig({ PAYSKE_TOLERANCE_SECONDS: "0", PAYSKE_ORDER_METADATA_KEY: "orderRef" })).toMatchObject({
+      PAYSKE_TOLERANCE_SECONDS: 0,
+      PAYSKE_ORDER_METADATA_KEY: "orderRef",
+    });
+    expect(configError({ PAYSKE_TOLERANCE_SECONDS: "-1" }).message).toMatch(/^PAYSKE_TOLERANCE_SECONDS: /);
   });
 });
 

@@ -114,6 +114,19 @@ export const ConfigSchema = z
     NODE_ENV: z.string().optional(),
     /** Payram project API key: the HMAC key of X-Payram-Signature and the legacy API-Key value. */
     PAYRAM_WEBHOOK_SECRET: z.string().min(1).optional(),
+    /**
+     * Payske endpoint signing secret(s), comma-separated while one is rotated: a delivery signed
+     * with any of them is accepted. Used verbatim as the HMAC key (`whsec_` included).
+     */
+    PAYSKE_WEBHOOK_SECRET: z
+      .string()
+      .transform((s) => s.split(",").map((x) => x.trim()))
+      .refine((list) => list.every((x) => x.length > 0), "must not hold an empty secret (check the commas)")
+      .optional(),
+    /** How old a Payske-Signature timestamp may be, in seconds; 0 turns the check off. @defaultValue 300 */
+    PAYSKE_TOLERANCE_SECONDS: Int(0, 86_400).default(300),
+    /** The metadata key that holds the order id on Payske objects. @defaultValue order_id */
+    PAYSKE_ORDER_METADATA_KEY: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, "must be a plain metadata key").default("order_id"),
     /** Where PaymentEvents are POSTed, signed per Standard Webhooks. */
     MERCHANT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
     MERCHANT_WEBHOOK_SECRET: WhsecSecret.optional(),
@@ -142,8 +155,12 @@ export const ConfigSchema = z
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** Providers whose secrets are present; the others answer 503 provider_not_configured. */
-export function enabledProviders(config: Config): { payme: boolean; payram: boolean } {
-  return { payme: config.PAYME_KEY !== undefined, payram: config.PAYRAM_WEBHOOK_SECRET !== undefined };
+export function enabledProviders(config: Config): { payme: boolean; payram: boolean; payske: boolean } {
+  return {
+    payme: config.PAYME_KEY !== undefined,
+    payram: config.PAYRAM_WEBHOOK_SECRET !== undefined,
+    payske: config.PAYSKE_WEBHOOK_SECRET !== undefined,
+  };
 }
 
 /**

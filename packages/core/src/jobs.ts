@@ -7,6 +7,7 @@ export const QUEUES = {
   /** Payme JSON-RPC calls, request–reply: the ingress awaits each job's return value. */
   payme: "payme",
   payram: "payram",
+  payske: "payske",
   /** The merchant's own workers may consume this queue; payhooks only produces to it. */
   paymentEvents: "payment-events",
   /** Deliveries to MERCHANT_WEBHOOK_URL, consumed by the payhooks worker. */

@@ -234,7 +234,10 @@ export function createLedger(deps: { redis: IORedis; prefix: string; now?: () =>
   async function applyPayment(request: {
     provider: ProviderId;
     providerPaymentId: string;
-    /** the order a payment not yet in the ledger belongs to; without it, the provider's reference decides */
+    /**
+     * the order the notification names: used for a payment not yet in the ledger (otherwise the
+     * provider's reference decides) and for one recorded so far without an order
+     */
     orderId?: string;
     decide: (current: { payment: PaymentRecord | null; order: OrderRecord | null }) => PaymentDecision;
   }): Promise<ApplyResult> {
@@ -245,7 +248,8 @@ export function createLedger(deps: { redis: IORedis; prefix: string; now?: () =>
         redis.get(k.ref(provider, providerPaymentId)),
       ]);
       const payment = parsePayment(paymentHash);
-      const orderId = payment ? payment.orderId : (request.orderId ?? refOrderId);
+      // A payment recorded without an order is matched when a later notification names one.
+      const orderId = payment ? (payment.orderId ?? request.orderId ?? null) : (request.orderId ?? refOrderId);
       const order = orderId ? await readOrder(orderId) : null;
       const decision = request.decide({ payment, order });
       if (decision.kind === "ignored") return { kind: "ignored", reason: decision.reason, orderId };
@@ -277,7 +281,9 @@ export function createLedger(deps: { redis: IORedis; prefix: string; now?: () =>
         const orderKey = batch.key(k.order(orderId));
         batch.versions.push([orderKey, order?.v ?? "0"]);
         if (order) {
-          const paidAmount = order.paidAmount - (payment?.contribution ?? 0) + p.contribution;
+          // What this payment added before counts only if it was added to this very order.
+          const counted = payment && payment.orderId === orderId ? payment.contribution : 0;
+          const paidAmount = order.paidAmount - counted + p.contribution;
           batch.ops.push([
             "hset",
             orderKey,

@@ -1,5 +1,5 @@
 /** Every provider payhooks speaks. Adding one here makes every `satisfies Record<ProviderId, …>` fail until it is wired. */
-export const PROVIDER_IDS = ["payme", "payram"] as const;
+export const PROVIDER_IDS = ["payme", "payram", "payske"] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 /** What a verifier sees: the exact bytes and lower-cased headers. Providers never read a clock of their own. */
@@ -14,6 +14,7 @@ export type VerifyInput = {
 export type VerifyFailure =
   | "missing_header"
   | "malformed_header"
+  | "no_v1_signature"
   | "timestamp_out_of_tolerance"
   | "no_matching_signature";
 

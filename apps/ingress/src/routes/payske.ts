@@ -1,0 +1,62 @@
+import express, { Router } from "express";
+import type { Queue } from "bullmq";
+import { JOB_OPTIONS, type Envelope } from "@payhooks/core";
+import { PAYSKE_SIGNATURE_HEADER, parsePayskeEvent, payskeJobId, verifyPayskeSignature } from "@payhooks/payske";
+import { enqueue } from "../enqueue";
+import { flatHeaders, keptHeaders } from "../headers";
+
+export type PayskeRouteDeps = {
+  provider: { secrets: readonly string[]; toleranceSeconds: number; queue: Queue } | null;
+  bodyLimit: number;
+  enqueueTimeoutMs: number;
+  now: () => number;
+};
+
+/**
+ * POST /webhooks/payske — providers.md §3.10: raw body → Payske-Signature → parse → enqueue
+ * (job id from the event id) → `200 {"received":true}`. Verification failures and malformed
+ * events are 400 with a short reason (Payske retries 4xx, so a fixed secret heals); Redis trouble 503.
+ */
+export function createPayskeRouter(deps: PayskeRouteDeps): Router {
+  const router = Router();
+  router.post(
+    "/webhooks/payske",
+    (_req, res, next) => (deps.provider ? next() : void res.status(503).json({ error: "provider_not_configured" })),
+    express.raw({ type: () => true, limit: deps.bodyLimit }),
+    async (req, res) => {
+      const { secrets, toleranceSeconds, queue } = deps.provider!;
+      const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const headers = flatHeaders(req.headers);
+      const verified = verifyPayskeSignature({
+        rawBody,
+        header: headers[PAYSKE_SIGNATURE_HEADER],
+        secrets,
+        now: deps.now(),
+        toleranceSeconds,
+      });
+      if (!verified.ok) return void res.status(400).json({ error: verified.reason });
+
+      let body: unknown;
+      try {
+        body = JSON.parse(rawBody.toString("utf8"));
+      } catch {
+        return void res.status(400).json({ error: "invalid_json" });
+      }
+      const event = parsePayskeEvent(body); // PayloadValidationError → 400
+
+      const jobId = payskeJobId(event);
+      const envelope: Envelope = {
+        provider: "payske",
+        deliveryId: jobId,
+        receivedAt: deps.now(),
+        rawBody: rawBody.toString("utf8"),
+        payload: body,
+        headers: keptHeaders(headers, ["content-type", "user-agent"]),
+        livemode: event.livemode,
+      };
+      await enqueue(queue, event.type, envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
+      res.status(200).json({ received: true });
+    },
+  );
+  return router;
+}

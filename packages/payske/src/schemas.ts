@@ -1,0 +1,169 @@
+import { z } from "zod";
+import { PayloadValidationError, jobIdFor } from "@payhooks/core";
+
+/**
+ * A Stripe-style v1 event (providers.md §3.7). Loose: Payske may add fields. Only what the
+ * ingress needs to accept and deduplicate it is required here; `data.object` is read by the
+ * worker, per event type.
+ */
+export const PayskeEventSchema = z.looseObject({
+  id: z.string().regex(/^[A-Za-z0-9_]{1,255}$/, "must be an event id such as evt_…"),
+  object: z.literal("event"),
+  type: z.string().min(1).max(128),
+  created: z.number().int().nonnegative().max(253_402_300_799),
+  livemode: z.boolean(),
+  data: z.looseObject({ object: z.record(z.string(), z.unknown()) }),
+});
+export type PayskeEvent = z.infer<typeof PayskeEventSchema>;
+
+/** The event as the ingress accepts it, or PayloadValidationError naming the first bad field. */
+export function parsePayskeEvent(body: unknown): PayskeEvent {
+  const parsed = PayskeEventSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new PayloadValidationError(`${issue?.path.join(".") || "event"}: ${issue?.message ?? "invalid"}`);
+  }
+  return parsed.data;
+}
+
+/** One job per event: a redelivered event is the same job (providers.md §3.10). */
+export function payskeJobId(event: Pick<PayskeEvent, "id">): string {
+  return jobIdFor("payske", [event.id]);
+}
+
+const Id = z.string().min(1).max(255);
+const MinorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const Currency = z.string().regex(/^[a-zA-Z]{3}$/).transform((c) => c.toUpperCase());
+const Metadata = z.record(z.string(), z.unknown()).nullish();
+/** Expandable references arrive as an id or as the expanded object. */
+const Ref = z.union([Id, z.looseObject({ id: Id })]).nullish().transform((r) => (r == null ? null : typeof r === "string" ? r : r.id));
+
+const PaymentIntent = z.looseObject({
+  id: Id,
+  amount: MinorUnits,
+  amount_received: MinorUnits.nullish(),
+  currency: Currency,
+  metadata: Metadata,
+  last_payment_error: z.looseObject({ code: z.string().nullish(), decline_code: z.string().nullish() }).nullish(),
+});
+const CheckoutSession = z.looseObject({
+  id: Id,
+  payment_intent: Ref,
+  payment_status: z.string(),
+  amount_total: MinorUnits.nullish(),
+  currency: Currency.nullish(),
+  client_reference_id: z.string().nullish(),
+  metadata: Metadata,
+});
+const Charge = z.looseObject({
+  id: Id,
+  payment_intent: Ref,
+  amount: MinorUnits,
+  amount_refunded: MinorUnits,
+  currency: Currency,
+  metadata: Metadata,
+});
+const Dispute = z.looseObject({
+  id: Id,
+  charge: Ref,
+  payment_intent: Ref,
+  amount: MinorUnits,
+  currency: Currency,
+  reason: z.string().nullish(),
+  metadata: Metadata,
+});
+
+/** What an event means for the ledger. `other` is recorded on the job and changes nothing. */
+export type PayskeChange =
+  | { kind: "succeeded"; amount: number | null; currency: string | null }
+  | { kind: "failed"; amount: number; currency: string; failureCode: string | null }
+  | { kind: "refunded"; chargeAmount: number; amountRefunded: number; currency: string }
+  | { kind: "disputed"; disputeId: string; amount: number; currency: string; reason: string | null };
+
+export type PayskeNotification = {
+  eventId: string;
+  type: string;
+  /** ms since epoch, from the event's `created` */
+  createdMs: number;
+  livemode: boolean;
+  /** the payment in the ledger: the PaymentIntent when there is one, else the object itself */
+  paymentId: string;
+  /** from metadata[orderKey], or a Checkout Session's client_reference_id */
+  orderId: string | null;
+  change: PayskeChange;
+};
+
+function parseObject<T extends z.ZodType>(schema: T, event: PayskeEvent): z.infer<T> {
+  const parsed = schema.safeParse(event.data.object);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new PayloadValidationError(`${event.type}: data.object.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+  }
+  return parsed.data;
+}
+
+function orderFrom(metadata: Record<string, unknown> | null | undefined, orderKey: string, fallback?: string | null): string | null {
+  const value = metadata?.[orderKey];
+  if (typeof value === "string" && value !== "") return value;
+  return fallback ? fallback : null;
+}
+
+/**
+ * The mapped event types (issue 5), or null for any other type. Throws PayloadValidationError
+ * when a mapped type carries an object that is not what its type says.
+ */
+export function toPayskeNotification(event: PayskeEvent, orderKey: string): PayskeNotification | null {
+  const base = { eventId: event.id, type: event.type, createdMs: event.created * 1000, livemode: event.livemode };
+  switch (event.type) {
+    case "payment_intent.succeeded": {
+      const pi = parseObject(PaymentIntent, event);
+      return {
+        ...base,
+        paymentId: pi.id,
+        orderId: orderFrom(pi.metadata, orderKey),
+        change: { kind: "succeeded", amount: pi.amount_received ?? pi.amount, currency: pi.currency },
+      };
+    }
+    case "checkout.session.completed":
+    case "checkout.session.async_payment_succeeded": {
+      const session = parseObject(CheckoutSession, event);
+      // A completed session with payment still pending (bank debits) is not a payment yet.
+      if (session.payment_status !== "paid") return null;
+      return {
+        ...base,
+        paymentId: session.payment_intent ?? session.id,
+        orderId: orderFrom(session.metadata, orderKey, session.client_reference_id),
+        change: { kind: "succeeded", amount: session.amount_total ?? null, currency: session.currency ?? null },
+      };
+    }
+    case "payment_intent.payment_failed": {
+      const pi = parseObject(PaymentIntent, event);
+      return {
+        ...base,
+        paymentId: pi.id,
+        orderId: orderFrom(pi.metadata, orderKey),
+        change: { kind: "failed", amount: pi.amount, currency: pi.currency, failureCode: pi.last_payment_error?.decline_code ?? pi.last_payment_error?.code ?? null },
+      };
+    }
+    case "charge.refunded": {
+      const charge = parseObject(Charge, event);
+      return {
+        ...base,
+        paymentId: charge.payment_intent ?? charge.id,
+        orderId: orderFrom(charge.metadata, orderKey),
+        change: { kind: "refunded", chargeAmount: charge.amount, amountRefunded: charge.amount_refunded, currency: charge.currency },
+      };
+    }
+    case "charge.dispute.created": {
+      const dispute = parseObject(Dispute, event);
+      return {
+        ...base,
+        paymentId: dispute.payment_intent ?? dispute.charge ?? dispute.id,
+        orderId: orderFrom(dispute.metadata, orderKey),
+        change: { kind: "disputed", disputeId: dispute.id, amount: dispute.amount, currency: dispute.currency, reason: dispute.reason ?? null },
+      };
+    }
+    default:
+      return null;
+  }
+}
