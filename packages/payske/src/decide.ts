@@ -58,7 +58,9 @@ export function decidePayske(n: PayskeNotification, current: Current): PaymentDe
   if (current.payment && current.payment.livemode !== n.livemode) {
     return { kind: "ignored", reason: "a test-mode and a live-mode payment share this id: kept apart" };
   }
-  const { order } = current;
+  // Test-mode money never moves an order: a test secret in the wrong place cannot mark real orders
+  // paid. Its payments and events are still recorded (livemode: false) under the order they name.
+  const order = n.livemode ? current.order : null;
   const occurredAt = new Date(n.createdMs).toISOString();
   const base = { ...state, seen: [...state.seen, n.eventId], createdMs: Math.max(state.createdMs, n.createdMs) };
 
@@ -84,7 +86,10 @@ export function decidePayske(n: PayskeNotification, current: Current): PaymentDe
   const change = n.change;
   switch (change.kind) {
     case "succeeded": {
-      if (RANK[state.status] >= RANK.succeeded) return { kind: "ignored", reason: `already ${state.status}` };
+      // A success seen before any event named its order (a PaymentIntent without metadata, then
+      // the Checkout Session with client_reference_id) is matched to the order now.
+      const matchesLate = state.status === "succeeded" && current.payment?.orderId === null && order !== null && !state.counted;
+      if (RANK[state.status] >= RANK.succeeded && !matchesLate) return { kind: "ignored", reason: `already ${state.status}` };
       const counted = pays(order, change.amount, change.currency);
       const next: PayskeState = { ...base, status: "succeeded", received: change.amount ?? 0, counted };
       const mismatch = order !== null && !counted;
@@ -121,7 +126,16 @@ export function decidePayske(n: PayskeNotification, current: Current): PaymentDe
         counted,
       };
       const remaining = paidAfter(current, counted ? Math.max(0, next.received - next.refunded) : 0);
-      const orderStatus: OrderStatus | undefined = !counted ? undefined : remaining <= 0 ? "refunded" : firstSight ? "paid" : undefined;
+      // A partial refund leaves a paid order paid (with less paidAmount); it never makes it partially_paid.
+      const orderStatus: OrderStatus | undefined = !counted
+        ? undefined
+        : remaining <= 0
+          ? "refunded"
+          : remaining > order!.amount
+            ? "overpaid"
+            : remaining === order!.amount || firstSight
+              ? "paid"
+              : undefined;
       return apply(
         next,
         {
