@@ -17,6 +17,7 @@ COPY packages/core/package.json packages/core/
 COPY packages/payme/package.json packages/payme/
 COPY packages/payram/package.json packages/payram/
 COPY packages/payske/package.json packages/payske/
+COPY packages/robokassa/package.json packages/robokassa/
 COPY packages/testing/package.json packages/testing/
 COPY apps/ingress/package.json apps/ingress/
 COPY apps/worker/package.json apps/worker/
@@ -38,6 +39,7 @@ COPY --from=build /app/packages/core/package.json packages/core/
 COPY --from=build /app/packages/payme/package.json packages/payme/
 COPY --from=build /app/packages/payram/package.json packages/payram/
 COPY --from=build /app/packages/payske/package.json packages/payske/
+COPY --from=build /app/packages/robokassa/package.json packages/robokassa/
 COPY --from=build /app/packages/testing/package.json packages/testing/
 COPY --from=build /app/apps/ingress/package.json apps/ingress/
 COPY --from=build /app/apps/worker/package.json apps/worker/
@@ -49,6 +51,7 @@ COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/packages/payme/dist packages/payme/dist
 COPY --from=build /app/packages/payram/dist packages/payram/dist
 COPY --from=build /app/packages/payske/dist packages/payske/dist
+COPY --from=build /app/packages/robokassa/dist packages/robokassa/dist
 COPY --from=build /app/packages/testing/dist packages/testing/dist
 COPY --from=build /app/apps/ingress/dist apps/ingress/dist
 COPY --from=build /app/apps/worker/dist apps/worker/dist

@@ -5,12 +5,18 @@ import { createErrorHandler } from "./http-errors";
 import { createPaymeRouter, type PaymeRouteDeps } from "./routes/payme";
 import { createPayramRouter, type PayramRouteDeps } from "./routes/payram";
 import { createPayskeRouter, type PayskeRouteDeps } from "./routes/payske";
+import { createRobokassaRouter, type RobokassaRouteDeps } from "./routes/robokassa";
 
 export type IngressDeps = {
   logger: Logger;
   /** the producer connection; /readyz pings it */
   redis: Pick<Redis, "ping">;
-  providers: { payme: PaymeRouteDeps["provider"]; payram: PayramRouteDeps["provider"]; payske: PayskeRouteDeps["provider"] };
+  providers: {
+    payme: PaymeRouteDeps["provider"];
+    payram: PayramRouteDeps["provider"];
+    payske: PayskeRouteDeps["provider"];
+    robokassa: RobokassaRouteDeps["provider"];
+  };
   /** Express `trust proxy` (TRUST_PROXY): decides the client address PAYME_ALLOWED_IPS checks. @defaultValue false */
   trustProxy?: boolean | number | string;
   /** @defaultValue 256 KiB */
@@ -47,6 +53,7 @@ export function createApp(deps: IngressDeps): Express {
   });
 
   app.use(createPaymeRouter({ provider: deps.providers.payme, bodyLimit, logger, now }));
+  app.use(createRobokassaRouter({ provider: deps.providers.robokassa, bodyLimit, enqueueTimeoutMs, now }));
   app.use(createPayskeRouter({ provider: deps.providers.payske, bodyLimit, enqueueTimeoutMs, now }));
   app.use(createPayramRouter({ provider: deps.providers.payram, bodyLimit, enqueueTimeoutMs, now }));
 

@@ -38,7 +38,7 @@ beforeAll(async () => {
       bodyLimit: 4 * 1024,
       enqueueTimeoutMs: 1_000,
       now: () => NOW_MS,
-      providers: { payme: null, payram: { secrets: [SECRET], queue }, payske: null },
+      providers: { payme: null, payram: { secrets: [SECRET], queue }, payske: null, robokassa: null },
     }),
   );
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -156,7 +156,7 @@ describe("a provider without secrets", () => {
     const app = createApp({
       logger: createLogger({ level: "silent", name: "test" }),
       redis,
-      providers: { payme: null, payram: null, payske: null },
+      providers: { payme: null, payram: null, payske: null, robokassa: null },
     });
     const s = await listen(app);
     try {

@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   const payramQueue = new Queue(QUEUES.payram, { connection: redis, prefix: config.QUEUE_PREFIX });
   payramQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "payram queue error"));
   const payskeQueue = new Queue(QUEUES.payske, { connection: redis, prefix: config.QUEUE_PREFIX });
+  const robokassaQueue = new Queue(QUEUES.robokassa, { connection: redis, prefix: config.QUEUE_PREFIX });
+  robokassaQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "robokassa queue error"));
   payskeQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "payske queue error"));
 
   // Payme is request–reply: one QueueEvents (its own blocking connection) hears every answer.
@@ -71,6 +73,21 @@ async function main(): Promise<void> {
     trustProxy: config.TRUST_PROXY,
     providers: {
       payme,
+      robokassa:
+        config.ROBOKASSA_PASSWORD1 && config.ROBOKASSA_PASSWORD2
+          ? {
+              live: { password1: config.ROBOKASSA_PASSWORD1, password2: config.ROBOKASSA_PASSWORD2 },
+              test:
+                config.ROBOKASSA_TEST_PASSWORD1 && config.ROBOKASSA_TEST_PASSWORD2
+                  ? { password1: config.ROBOKASSA_TEST_PASSWORD1, password2: config.ROBOKASSA_TEST_PASSWORD2 }
+                  : null,
+              algorithm: config.ROBOKASSA_HASH,
+              orderParam: config.ROBOKASSA_ORDER_PARAM ?? null,
+              successRedirect: config.ROBOKASSA_SUCCESS_REDIRECT ?? null,
+              failRedirect: config.ROBOKASSA_FAIL_REDIRECT ?? null,
+              queue: robokassaQueue,
+            }
+          : null,
       payske: config.PAYSKE_WEBHOOK_SECRET
         ? { secrets: config.PAYSKE_WEBHOOK_SECRET, toleranceSeconds: config.PAYSKE_TOLERANCE_SECONDS, queue: payskeQueue }
         : null,
@@ -119,7 +136,7 @@ async function main(): Promise<void> {
     void Promise.all(
       servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections(); })),
     )
-      .then(() => Promise.all([payramQueue.close(), payskeQueue.close(), paymeQueue.close(), paymeEvents?.close()]))
+      .then(() => Promise.all([payramQueue.close(), payskeQueue.close(), robokassaQueue.close(), paymeQueue.close(), paymeEvents?.close()]))
       .then(() => Promise.all([redis, eventsRedis].map((r) => r?.quit().catch(() => undefined))))
       .then(() => {
         logger.info("ingress stopped");

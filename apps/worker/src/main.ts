@@ -7,6 +7,7 @@ import { createProcessor } from "./processor";
 import { createPaymeProcessor } from "./processors/payme";
 import { createPayramHandler } from "./processors/payram";
 import { createPayskeHandler } from "./processors/payske";
+import { createRobokassaHandler } from "./processors/robokassa";
 
 /** Outbox entries older than this were left by a worker that died; every worker re-sends them. */
 const OUTBOX_SWEEP_AGE_MS = 30_000;
@@ -43,6 +44,10 @@ function main(): void {
     }),
     payram: createProcessor("payram", createPayramHandler({ ledger, emitter })),
     payske: createProcessor("payske", createPayskeHandler({ ledger, emitter, orderMetadataKey: config.PAYSKE_ORDER_METADATA_KEY })),
+    robokassa: createProcessor(
+      "robokassa",
+      createRobokassaHandler({ ledger, emitter, orderParam: config.ROBOKASSA_ORDER_PARAM ?? null, currency: config.ROBOKASSA_CURRENCY }),
+    ),
   } satisfies Record<ProviderId, (job: Job) => Promise<unknown>>;
 
   const workers: Worker[] = [];

@@ -37,6 +37,8 @@ describe("loadConfig", () => {
       CLOCK_OFFSET_MS: 0,
       PAYSKE_TOLERANCE_SECONDS: 300,
       PAYSKE_ORDER_METADATA_KEY: "order_id",
+      ROBOKASSA_HASH: "md5",
+      ROBOKASSA_CURRENCY: "RUB",
     });
   });
 
@@ -193,16 +195,17 @@ describe("loadConfig", () => {
 
 describe("enabledProviders", () => {
   it("enables Payram when its secret is set, Payme when its key is", () => {
-    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "pk_live_abc" }))).toEqual({ payme: false, payram: true, payske: false });
-    expect(enabledProviders(loadConfig({ PAYME_KEY: "k" }))).toEqual({ payme: true, payram: false, payske: false });
+    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "pk_live_abc" }))).toEqual({ payme: false, payram: true, payske: false, robokassa: false });
+    expect(enabledProviders(loadConfig({ PAYME_KEY: "k" }))).toEqual({ payme: true, payram: false, payske: false, robokassa: false });
   });
 
   it("disables a provider when its secret is missing or empty", () => {
-    expect(enabledProviders(loadConfig({}))).toEqual({ payme: false, payram: false, payske: false });
+    expect(enabledProviders(loadConfig({}))).toEqual({ payme: false, payram: false, payske: false, robokassa: false });
     expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "", PAYME_KEY: "", PAYSKE_WEBHOOK_SECRET: "" }))).toEqual({
       payme: false,
       payram: false,
       payske: false,
+      robokassa: false,
     });
   });
 });

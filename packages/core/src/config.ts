@@ -127,6 +127,22 @@ export const ConfigSchema = z
     PAYSKE_TOLERANCE_SECONDS: Int(0, 86_400).default(300),
     /** The metadata key that holds the order id on Payske objects. @defaultValue order_id */
     PAYSKE_ORDER_METADATA_KEY: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, "must be a plain metadata key").default("order_id"),
+    /** RoboKassa shop Password #1 (SuccessURL signatures); with Password #2 it enables RoboKassa. */
+    ROBOKASSA_PASSWORD1: z.string().min(1).optional(),
+    /** RoboKassa shop Password #2 (ResultURL signatures). */
+    ROBOKASSA_PASSWORD2: z.string().min(1).optional(),
+    /** Test-mode passwords, chosen for notices with IsTest=1; without them such notices are refused. */
+    ROBOKASSA_TEST_PASSWORD1: z.string().min(1).optional(),
+    ROBOKASSA_TEST_PASSWORD2: z.string().min(1).optional(),
+    /** The shop's signature algorithm, as set in its cabinet. @defaultValue md5 */
+    ROBOKASSA_HASH: z.enum(["md5", "ripemd160", "sha1", "sha256", "sha384", "sha512"]).default("md5"),
+    /** A Shp_ parameter that carries the order id; unset, InvId is the order id. */
+    ROBOKASSA_ORDER_PARAM: z.string().regex(/^shp_[A-Za-z0-9_]{1,60}$/i, "must be a Shp_ parameter name such as Shp_order_id").optional(),
+    /** The shop's currency: OutSum is in it, and only orders in it can be paid. @defaultValue RUB */
+    ROBOKASSA_CURRENCY: z.string().regex(/^[A-Z]{3}$/, "must be an upper-case currency code such as RUB or KZT").default("RUB"),
+    /** Where the payer's browser goes after SuccessURL (with ?order_id=…); unset, a short page says what happened. */
+    ROBOKASSA_SUCCESS_REDIRECT: z.url({ protocol: /^https?$/ }).optional(),
+    ROBOKASSA_FAIL_REDIRECT: z.url({ protocol: /^https?$/ }).optional(),
     /** Where PaymentEvents are POSTed, signed per Standard Webhooks. */
     MERCHANT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
     MERCHANT_WEBHOOK_SECRET: WhsecSecret.optional(),
@@ -136,6 +152,15 @@ export const ConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.CLOCK_OFFSET_MS !== 0 && c.NODE_ENV !== "test") {
       ctx.addIssue({ code: "custom", path: ["CLOCK_OFFSET_MS"], message: "is for tests only: set NODE_ENV=test to use it" });
+    }
+    for (const [a, b] of [
+      ["ROBOKASSA_PASSWORD1", "ROBOKASSA_PASSWORD2"],
+      ["ROBOKASSA_TEST_PASSWORD1", "ROBOKASSA_TEST_PASSWORD2"],
+    ] as const) {
+      if ((c[a] === undefined) !== (c[b] === undefined)) {
+        const missing = c[a] === undefined ? a : b;
+        ctx.addIssue({ code: "custom", path: [missing], message: `is required with ${missing === a ? b : a}` });
+      }
     }
     if (c.PAYME_ALLOW_TEST_KEY && !c.PAYME_TEST_KEY) {
       ctx.addIssue({ code: "custom", path: ["PAYME_TEST_KEY"], message: "is required when PAYME_ALLOW_TEST_KEY=true" });
@@ -155,11 +180,12 @@ export const ConfigSchema = z
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** Providers whose secrets are present; the others answer 503 provider_not_configured. */
-export function enabledProviders(config: Config): { payme: boolean; payram: boolean; payske: boolean } {
+export function enabledProviders(config: Config): Record<"payme" | "payram" | "payske" | "robokassa", boolean> {
   return {
     payme: config.PAYME_KEY !== undefined,
     payram: config.PAYRAM_WEBHOOK_SECRET !== undefined,
     payske: config.PAYSKE_WEBHOOK_SECRET !== undefined,
+    robokassa: config.ROBOKASSA_PASSWORD1 !== undefined && config.ROBOKASSA_PASSWORD2 !== undefined,
   };
 }
 

@@ -8,6 +8,7 @@ export const QUEUES = {
   payme: "payme",
   payram: "payram",
   payske: "payske",
+  robokassa: "robokassa",
   /** The merchant's own workers may consume this queue; payhooks only produces to it. */
   paymentEvents: "payment-events",
   /** Deliveries to MERCHANT_WEBHOOK_URL, consumed by the payhooks worker. */

@@ -1,0 +1,5 @@
+export { decideRobokassa, outSumMinor } from "./decide";
+export { firstValues, orderIdOf, readNotice, robokassaJobId, robokassaPaymentId } from "./notice";
+export type { RobokassaNotice } from "./notice";
+export { ROBOKASSA_HASHES, robokassaDigest, shpPairs, signForTest, signatureBase, verifyRobokassaSignature } from "./verify";
+export type { RobokassaHash } from "./verify";
