@@ -230,6 +230,37 @@ describe("loadConfig: Payske", () => {
   });
 });
 
+describe("loadConfig: RoboKassa", () => {
+  it("is enabled by both passwords, and refuses one without the other", () => {
+    expect(enabledProviders(loadConfig({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2" })).robokassa).toBe(true);
+    expect(configError({ ROBOKASSA_PASSWORD1: "p1" }).message).toBe("ROBOKASSA_PASSWORD2: is required with ROBOKASSA_PASSWORD1");
+    expect(configError({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2", ROBOKASSA_TEST_PASSWORD2: "t2" }).message).toBe(
+      "ROBOKASSA_TEST_PASSWORD1: is required with ROBOKASSA_TEST_PASSWORD2",
+    );
+  });
+
+  it.each(["md5", "ripemd160", "sha1", "sha256", "sha384", "sha512"])("takes ROBOKASSA_HASH=%s", (hash) => {
+    expect(loadConfig({ ROBOKASSA_HASH: hash }).ROBOKASSA_HASH).toBe(hash);
+  });
+
+  it.each([
+    ["ROBOKASSA_HASH", "sha224"],
+    ["ROBOKASSA_HASH", "MD5"],
+    ["ROBOKASSA_ORDER_PARAM", "order_id"],
+    ["ROBOKASSA_CURRENCY", "rub"],
+    ["ROBOKASSA_SUCCESS_REDIRECT", "javascript:alert(1)"],
+    ["ROBOKASSA_FAIL_REDIRECT", "/relative"],
+  ])("rejects %s=%j", (name, value) => {
+    expect(configError({ [name]: value }).message).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it("reads the order parameter and the redirects", () => {
+    expect(
+      loadConfig({ ROBOKASSA_ORDER_PARAM: "shp_Order_Id", ROBOKASSA_SUCCESS_REDIRECT: "https://shop.example/ok", ROBOKASSA_CURRENCY: "KZT" }),
+    ).toMatchObject({ ROBOKASSA_ORDER_PARAM: "shp_Order_Id", ROBOKASSA_SUCCESS_REDIRECT: "https://shop.example/ok", ROBOKASSA_CURRENCY: "KZT" });
+  });
+});
+
 describe("loadConfig: Payme and the client address", () => {
   it("has Payme's defaults", () => {
     expect(loadConfig({})).toMatchObject({
