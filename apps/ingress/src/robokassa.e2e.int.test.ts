@@ -123,7 +123,7 @@ it("takes a POST ResultURL to a paid order with OK{InvId}; a redelivery is answe
   const first = await result("POST", params);
   expect(first).toEqual({ status: 200, type: "text/plain; charset=utf-8", body: "OK450009" });
   expect(await result("POST", params)).toEqual(first);
-  expect((await rkQueue.getJobs(["waiting", "active", "completed"])).filter((j) => j.id === "robokassa-live~450009")).toHaveLength(1);
+  expect((await rkQueue.getJobs(["waiting", "active", "completed"])).filter((j) => j.id === "robokassa-live-450009")).toHaveLength(1);
   await settled();
   expect(await order("450009")).toMatchObject({ status: "paid", paidAmount: 10_000 });
   const emitted = await eventsFor("450009");
@@ -153,7 +153,7 @@ it("refuses a tampered OutSum (400, not OK, no job) and a missing SignatureValue
   const { SignatureValue: _drop, ...unsigned } = params;
   expect(await result("GET", unsigned)).toMatchObject({ status: 400, body: "missing SignatureValue" });
   expect(await result("GET", { OutSum: "50.000000", SignatureValue: "00" })).toMatchObject({ status: 400, body: "missing InvId" });
-  expect(await rkQueue.getJob("robokassa-live~71")).toBeUndefined();
+  expect(await rkQueue.getJob("robokassa-live-71")).toBeUndefined();
   expect(await order("71")).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
 });
 
@@ -172,8 +172,8 @@ it("routes IsTest=1 to the test passwords, keeps test invoices apart, and refuse
   // Signed with the live password but flagged as test: refused.
   expect((await result("POST", { ...notice({ OutSum: "10.00", InvId: "90" }), IsTest: "1" })).status).toBe(400);
   expect(await result("POST", test)).toMatchObject({ status: 200, body: "OK90" });
-  expect(await rkQueue.getJob("robokassa-test~90")).toBeDefined();
-  expect(await rkQueue.getJob("robokassa-live~90")).toBeUndefined();
+  expect(await rkQueue.getJob("robokassa-test-90")).toBeDefined();
+  expect(await rkQueue.getJob("robokassa-live-90")).toBeUndefined();
   await settled();
   // Test money never moves an order; the event says livemode false.
   expect(await order("90")).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
@@ -205,7 +205,7 @@ describe("SuccessURL and FailURL", () => {
     expect(res.headers.get("location")).toBe("https://shop.example/thanks?from=robokassa&order_id=120");
     await new Promise((r) => setTimeout(r, 200));
     expect(await order("120")).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
-    expect(await rkQueue.getJob("robokassa-live~120")).toBeUndefined();
+    expect(await rkQueue.getJob("robokassa-live-120")).toBeUndefined();
   });
 
   it("refuses a SuccessURL signed with Password #2 or tampered", async () => {

@@ -25,7 +25,8 @@ export function decideRobokassa(
 ): PaymentDecision {
   if (current.payment) return { kind: "ignored", reason: "invoice already recorded" };
   const order = current.order;
-  const currency = order?.currency ?? shopCurrency;
+  // OutSum is always in the shop's currency, whatever the order says.
+  const currency = shopCurrency;
   const amount = outSumMinor(n.outSum, currency);
   const matches = order !== null && order.currency === shopCurrency && amount === order.amount;
   const moves = matches && n.livemode;

@@ -1,9 +1,7 @@
-import { jobIdFor } from "@payhooks/core";
-
 /** URLSearchParams → first value of each name (a repeated name does not change what was signed first). */
 export function firstValues(search: URLSearchParams): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of search) if (!(key in out)) out[key] = value;
+  for (const [key, value] of search) if (!Object.hasOwn(out, key)) out[key] = value;
   return out;
 }
 
@@ -66,9 +64,12 @@ export function orderIdOf(params: Readonly<Record<string, string>>, invId: strin
   return invId && INV_ID.test(invId) ? invId : null;
 }
 
-/** One job per invoice and mode: a redelivered notice is the same job (providers.md §1.7). */
+/**
+ * One job per invoice and mode, `robokassa-{live|test}-{InvId}` (providers.md §1.7): a redelivered
+ * notice is the same job. InvId is digits only (readNotice), so the id is unambiguous and BullMQ-safe.
+ */
 export function robokassaJobId(notice: Pick<RobokassaNotice, "invId" | "livemode">): string {
-  return jobIdFor("robokassa", [notice.livemode ? "live" : "test", notice.invId]);
+  return `robokassa-${notice.livemode ? "live" : "test"}-${notice.invId}`;
 }
 
 /** The ledger's payment id: the InvId, prefixed in test mode so test invoices never meet live ones. */
