@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job } from "bullmq";
-import { EnvelopeSchema, MoneyError, PayloadValidationError, type Envelope, type ProviderId } from "@payhooks/core";
+import { EnvelopeSchema, MoneyError, PayloadValidationError, type Envelope, type Ledger, type ProviderId } from "@payhooks/core";
+import type { Emitter } from "./emitter";
 
 export type ProcessResult = {
   outcome: "applied" | "ignored";
@@ -9,6 +10,24 @@ export type ProcessResult = {
 };
 
 export type ProviderHandler = (envelope: Envelope) => Promise<ProcessResult>;
+
+/**
+ * The tail every notification handler shares: apply the decision to the ledger, then send the
+ * payment's events from the outbox (this run's and any a crashed run left behind).
+ */
+export async function applyAndEmit(
+  deps: { ledger: Ledger; emitter: Emitter },
+  request: Parameters<Ledger["applyPayment"]>[0],
+): Promise<ProcessResult> {
+  const result = await deps.ledger.applyPayment(request);
+  const sent = await deps.emitter.flushPayment(request.provider, request.providerPaymentId);
+  return {
+    outcome: result.kind,
+    ...(result.kind === "ignored" ? { reason: result.reason } : {}),
+    orderId: result.orderId,
+    events: sent.map((e) => e.id),
+  };
+}
 
 /**
  * Wraps a provider's handler as a BullMQ processor: the envelope is re-validated, and input

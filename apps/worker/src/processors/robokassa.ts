@@ -1,8 +1,7 @@
-import type { Ledger } from "@payhooks/core";
+import { PayloadValidationError, type Ledger } from "@payhooks/core";
 import { decideRobokassa, readNotice, robokassaPaymentId } from "@payhooks/robokassa";
-import { PayloadValidationError } from "@payhooks/core";
 import type { Emitter } from "../emitter";
-import type { ProviderHandler } from "../processor";
+import { applyAndEmit, type ProviderHandler } from "../processor";
 
 /** RoboKassa: a verified ResultURL notice → the invoice's payment, once per InvId and mode. */
 export function createRobokassaHandler(deps: {
@@ -16,18 +15,11 @@ export function createRobokassaHandler(deps: {
     if (!read.ok) throw new PayloadValidationError(read.reason);
     const n = read.notice;
     const paymentId = robokassaPaymentId(n);
-    const result = await deps.ledger.applyPayment({
+    return applyAndEmit(deps, {
       provider: "robokassa",
       providerPaymentId: paymentId,
       ...(n.orderId ? { orderId: n.orderId } : {}),
       decide: (current) => decideRobokassa(n, current, deps.currency, envelope.receivedAt),
     });
-    const sent = await deps.emitter.flushPayment("robokassa", paymentId);
-    return {
-      outcome: result.kind,
-      ...(result.kind === "ignored" ? { reason: result.reason } : {}),
-      orderId: result.orderId,
-      events: sent.map((e) => e.id),
-    };
   };
 }
