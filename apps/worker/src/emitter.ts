@@ -1,5 +1,5 @@
 import type { Queue } from "bullmq";
-import { JOB_OPTIONS, type Ledger, type Logger, type PaymentEvent, type ProviderId } from "@payhooks/core";
+import { JOB_OPTIONS, QUEUES, type JobIndex, type Ledger, type Logger, type PaymentEvent, type ProviderId } from "@payhooks/core";
 
 export type Emitter = ReturnType<typeof createEmitter>;
 
@@ -14,11 +14,18 @@ export function createEmitter(deps: {
   paymentEvents: Queue;
   merchantWebhooks: Queue | null;
   logger: Logger;
+  /** when given, every event job is findable by its order (`payhooks jobs … --order`) */
+  jobIndex?: JobIndex;
 }) {
   async function emit(event: PaymentEvent): Promise<void> {
     await deps.paymentEvents.add(event.type, event, { ...JOB_OPTIONS.paymentEvent, jobId: event.id });
     if (deps.merchantWebhooks) {
       await deps.merchantWebhooks.add("merchant.deliver", event, { ...JOB_OPTIONS.merchantWebhook, jobId: event.id });
+    }
+    if (deps.jobIndex && event.orderId) {
+      const at = Date.parse(event.occurredAt) || Date.now();
+      await deps.jobIndex.add(event.orderId, QUEUES.paymentEvents, event.id, at);
+      if (deps.merchantWebhooks) await deps.jobIndex.add(event.orderId, QUEUES.merchantWebhooks, event.id, at);
     }
     await deps.ledger.markEmitted(event);
   }

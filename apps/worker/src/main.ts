@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { Queue, Worker, type Job } from "bullmq";
-import { QUEUES, createLedger, createLogger, createRedis, loadConfigOrExit, type ProviderId } from "@payhooks/core";
+import { QUEUES, createJobIndex, createLedger, createLogger, createRedis, loadConfigOrExit, type ProviderId } from "@payhooks/core";
 import { createMerchantDeliveryProcessor } from "./delivery";
 import { createEmitter } from "./emitter";
 import { createProcessor } from "./processor";
@@ -31,7 +31,8 @@ function main(): void {
       : null;
   const merchantWebhooks = merchant ? new Queue(QUEUES.merchantWebhooks, { connection, prefix }) : null;
   const queues = [paymentEvents, ...(merchantWebhooks ? [merchantWebhooks] : [])];
-  const emitter = createEmitter({ ledger, paymentEvents, merchantWebhooks, logger });
+  const jobIndex = createJobIndex({ redis: connection, prefix });
+  const emitter = createEmitter({ ledger, paymentEvents, merchantWebhooks, logger, jobIndex });
 
   // Every provider queue is worked whether or not the ingress has that provider's secrets:
   // jobs already queued must never be stranded by a configuration change.
@@ -71,6 +72,15 @@ function main(): void {
   }
   for (const worker of workers) {
     worker.on("error", (err) => logger.warn({ err: { message: err.message }, queue: worker.name }, "worker error"));
+    // A provider job is findable by the order it turned out to concern (event jobs are indexed when added).
+    worker.on("completed", (job, result: unknown) => {
+      const orderId = (result as { orderId?: unknown } | null)?.orderId;
+      if (typeof orderId === "string" && job.id) {
+        jobIndex.add(orderId, worker.name, job.id, job.timestamp).catch((err: Error) =>
+          logger.warn({ err: { message: err.message }, jobId: job.id }, "job index not updated"),
+        );
+      }
+    });
     worker.on("failed", (job, err) =>
       logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: { message: err.message } }, "job failed"),
     );

@@ -5,6 +5,8 @@ import type { Emitter } from "./emitter";
 export type ProcessResult = {
   outcome: "applied" | "ignored";
   reason?: string;
+  /** the ledger payment the job touched, when it got that far */
+  paymentId?: string;
   orderId: string | null;
   events: string[];
 };
@@ -24,6 +26,7 @@ export async function applyAndEmit(
   return {
     outcome: result.kind,
     ...(result.kind === "ignored" ? { reason: result.reason } : {}),
+    paymentId: request.providerPaymentId,
     orderId: result.orderId,
     events: sent.map((e) => e.id),
   };

@@ -25,3 +25,6 @@ export { PROVIDER_IDS } from "./provider";
 export type { ProviderId, VerifyFailure, VerifyInput, VerifyResult } from "./provider";
 export { createRedis, redisOptionsFor, redisOptionsFromUrl } from "./redis";
 export type { Redis, RedisRole } from "./redis";
+export { createJobIndex } from "./job-index";
+export type { IndexedJob, JobIndex } from "./job-index";
+export { redactForDisplay } from "./redact";
