@@ -22,7 +22,8 @@ COPY packages/testing/package.json packages/testing/
 COPY apps/ingress/package.json apps/ingress/
 COPY apps/worker/package.json apps/worker/
 COPY apps/cli/package.json apps/cli/
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: the root `prepare` (tsc -b) needs the sources, copied below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 
 COPY tsconfig.base.json tsconfig.json ./
 COPY packages/ packages/
@@ -45,7 +46,7 @@ COPY --from=build /app/apps/ingress/package.json apps/ingress/
 COPY --from=build /app/apps/worker/package.json apps/worker/
 COPY --from=build /app/apps/cli/package.json apps/cli/
 # Links the workspaces (node_modules/@payhooks/* -> packages/*, apps/*) without dev tools.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/packages/payme/dist packages/payme/dist
