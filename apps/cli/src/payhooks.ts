@@ -7,6 +7,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, createRedis, loadConfig, type Redis } from "@payhooks/core";
 import { CliError, EXIT, QUEUE_NAMES, STATES, createOps, parseSince, type Ops, type State } from "./ops";
+import { SCENARIOS, SimulationError, formatReport, simulate } from "./simulate";
 
 const REDIS_WAIT_MS = 3_000;
 
@@ -166,6 +167,36 @@ export function buildProgram(): Command {
         );
       })(),
     );
+
+  const scenarioList = Object.entries(SCENARIOS)
+    .map(([provider, scenarios]) => `  ${provider}: ${Object.keys(scenarios).join(", ")}`)
+    .join("\n");
+  program
+    .command("simulate")
+    .description("play correctly signed provider traffic at a running ingress, with the secrets from this environment")
+    .argument("<provider>", Object.keys(SCENARIOS).join(" | "))
+    .argument("<scenario>", "see the list below")
+    .option("--url <url>", "the ingress", `http://localhost:${process.env["PORT"] || 3000}`)
+    .option("--order <orderId>", "pay this existing order instead of creating one (creating needs ADMIN_TOKEN)")
+    .addOption(json)
+    .addHelpText("after", `\nScenarios:\n${scenarioList}`)
+    .action(async (provider: string, scenario: string, opts: { url: string; order?: string; json?: boolean }) => {
+      try {
+        const report = await simulate({
+          provider,
+          scenario,
+          url: opts.url,
+          ...(opts.order ? { orderId: opts.order } : {}),
+          env: process.env,
+          ...(opts.json ? {} : { log: (line: string) => process.stderr.write(`${line}\n`) }),
+        });
+        print(!!opts.json, report, () => formatReport(report));
+        if (!report.ok) throw new CliError("the ingress did not answer as the provider expects (see above)", EXIT.notFound);
+      } catch (err) {
+        if (err instanceof SimulationError) throw new CliError(err.message, EXIT.usage);
+        throw err;
+      }
+    });
 
   return program;
 }
