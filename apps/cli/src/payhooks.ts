@@ -188,7 +188,6 @@ export function buildProgram(): Command {
           url: opts.url,
           ...(opts.order ? { orderId: opts.order } : {}),
           env: process.env,
-          ...(opts.json ? {} : { log: (line: string) => process.stderr.write(`${line}\n`) }),
         });
         print(!!opts.json, report, () => formatReport(report));
         if (!report.ok) throw new CliError("the ingress did not answer as the provider expects (see above)", EXIT.notFound);

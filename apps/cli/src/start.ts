@@ -34,8 +34,10 @@ async function main(): Promise<void> {
   ];
   const port = process.env["PORT"] || "3000";
   console.log(`payhooks: ingress http://localhost:${port}  (webhooks under /webhooks/*, health /healthz, /readyz)`);
+  console.log(`payhooks: for the CLI in another shell: export REDIS_URL=${redisUrl}`);
   if (process.env["ADMIN_TOKEN"]) {
-    console.log(`payhooks: admin   http://${process.env["ADMIN_HOST"] || "127.0.0.1"}:${process.env["ADMIN_PORT"] || "3001"}/v1/orders/:orderId`);
+    const admin = `http://${process.env["ADMIN_HOST"] || "127.0.0.1"}:${process.env["ADMIN_PORT"] || "3001"}`;
+    console.log(`payhooks: admin   ${admin}  (orders /v1/orders/:orderId, dashboard /admin/queues, metrics /metrics; bearer ADMIN_TOKEN)`);
   }
 
   let stopping = false;

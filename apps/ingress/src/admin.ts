@@ -2,7 +2,15 @@ import express, { type Express, type RequestHandler } from "express";
 import { ORDER_ID_PATTERN, OrderInputSchema, constantTimeEqual, type Ledger, type Logger } from "@payhooks/core";
 import { createErrorHandler } from "./http-errors";
 
-export type AdminDeps = { ledger: Ledger; token: string; logger: Logger };
+export type AdminDeps = {
+  ledger: Ledger;
+  token: string;
+  logger: Logger;
+  /** The queue dashboard (./dashboard.ts), mounted behind the same bearer token. */
+  dashboard?: { basePath: string; router: RequestHandler };
+  /** GET /metrics in Prometheus text format (./metrics.ts), behind the same bearer token. */
+  metrics?: { handler: RequestHandler };
+};
 
 /**
  * The admin API (orders). It listens on ADMIN_HOST (loopback by default) and every request
@@ -24,6 +32,8 @@ export function createAdminApp(deps: AdminDeps): Express {
       : void res.status(400).json({ error: "invalid_order_id", message: "orderId must be 1-128 of A-Z a-z 0-9 . _ ~ -" });
 
   app.use(auth);
+  if (deps.metrics) app.get("/metrics", deps.metrics.handler);
+  if (deps.dashboard) app.use(deps.dashboard.basePath, deps.dashboard.router);
   app.put("/v1/orders/:orderId", orderId, express.json({ limit: "1mb" }), async (req, res) => {
     const parsed = OrderInputSchema.safeParse(req.body);
     if (!parsed.success) return void res.status(400).json({ error: "invalid_order", issues: parsed.error.issues });

@@ -2,6 +2,7 @@ import express, { type Express } from "express";
 import { pinoHttp } from "pino-http";
 import type { Logger, Redis } from "@payhooks/core";
 import { createErrorHandler } from "./http-errors";
+import type { RequestMetrics } from "./metrics";
 import { createPaymeRouter, type PaymeRouteDeps } from "./routes/payme";
 import { createPayramRouter, type PayramRouteDeps } from "./routes/payram";
 import { createPayskeRouter, type PayskeRouteDeps } from "./routes/payske";
@@ -24,11 +25,13 @@ export type IngressDeps = {
   /** upper bound on one enqueue before the provider gets 503. @defaultValue 2000 */
   enqueueTimeoutMs?: number;
   now?: () => number;
+  /** request counts by outcome and ack latency (createIngressMetrics); without it nothing is counted */
+  metrics?: RequestMetrics;
 };
 
 /** The public webhook app, without listen(): tests build it and main.ts serves it. */
 export function createApp(deps: IngressDeps): Express {
-  const { logger, bodyLimit = 256 * 1024, enqueueTimeoutMs = 2_000, now = Date.now } = deps;
+  const { logger, bodyLimit = 256 * 1024, enqueueTimeoutMs = 2_000, now = Date.now, metrics } = deps;
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -52,10 +55,10 @@ export function createApp(deps: IngressDeps): Express {
     }
   });
 
-  app.use(createPaymeRouter({ provider: deps.providers.payme, bodyLimit, logger, now }));
-  app.use(createRobokassaRouter({ provider: deps.providers.robokassa, bodyLimit, enqueueTimeoutMs, now }));
-  app.use(createPayskeRouter({ provider: deps.providers.payske, bodyLimit, enqueueTimeoutMs, now }));
-  app.use(createPayramRouter({ provider: deps.providers.payram, bodyLimit, enqueueTimeoutMs, now }));
+  app.use(createPaymeRouter({ provider: deps.providers.payme, bodyLimit, logger, now, metrics }));
+  app.use(createRobokassaRouter({ provider: deps.providers.robokassa, bodyLimit, enqueueTimeoutMs, now, metrics }));
+  app.use(createPayskeRouter({ provider: deps.providers.payske, bodyLimit, enqueueTimeoutMs, now, metrics }));
+  app.use(createPayramRouter({ provider: deps.providers.payram, bodyLimit, enqueueTimeoutMs, now, metrics }));
 
   app.use((_req, res) => void res.status(404).json({ error: "not_found" }));
   app.use(createErrorHandler(logger));

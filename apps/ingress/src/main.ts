@@ -9,7 +9,9 @@ import {
   loadConfigOrExit,
 } from "@payhooks/core";
 import { createAdminApp } from "./admin";
+import { createDashboard, type Dashboard } from "./dashboard";
 import { createApp } from "./app";
+import { createIngressMetrics } from "./metrics";
 import { createPaymeKeyStore } from "./payme-keys";
 import { createRpcClient } from "./rpc-client";
 
@@ -66,9 +68,12 @@ async function main(): Promise<void> {
         }
       : null;
 
+  // Metrics are served on the admin port only, so they are counted only when it is on.
+  const metrics = config.ADMIN_TOKEN ? createIngressMetrics({ redis, prefix: config.QUEUE_PREFIX, defaultMetrics: true }) : null;
   const app = createApp({
     logger,
     redis,
+    ...(metrics ? { metrics } : {}),
     bodyLimit: config.BODY_LIMIT,
     trustProxy: config.TRUST_PROXY,
     providers: {
@@ -110,9 +115,17 @@ async function main(): Promise<void> {
   });
   servers.push(server);
 
+  let dashboard: Dashboard | null = null;
   if (config.ADMIN_TOKEN) {
     const ledger = createLedger({ redis, prefix: config.QUEUE_PREFIX });
-    const admin = createAdminApp({ ledger, token: config.ADMIN_TOKEN, logger }).listen(config.ADMIN_PORT, config.ADMIN_HOST, () => {
+    // bull-board at /admin/queues over every queue; the two event queues get their own connection.
+    dashboard = createDashboard({
+      queues: { payme: paymeQueue, payram: payramQueue, payske: payskeQueue, robokassa: robokassaQueue },
+      redisUrl: config.REDIS_URL,
+      prefix: config.QUEUE_PREFIX,
+      logger,
+    });
+    const admin = createAdminApp({ ledger, token: config.ADMIN_TOKEN, logger, dashboard, ...(metrics ? { metrics } : {}) }).listen(config.ADMIN_PORT, config.ADMIN_HOST, () => {
       const address = admin.address();
       const port = typeof address === "object" && address ? address.port : config.ADMIN_PORT;
       logger.info({ url: `http://${config.ADMIN_HOST}:${port}` }, "admin listening");
@@ -129,6 +142,11 @@ async function main(): Promise<void> {
     logger.info({ signal }, "draining in-flight requests");
     const force = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), DRAIN_TIMEOUT_MS);
     force.unref();
+    // Closing the queues waits for Redis; with Redis down it would wait forever.
+    setTimeout(() => {
+      logger.error({ waitedMs: DRAIN_TIMEOUT_MS + 5_000 }, "shutdown did not finish; exiting");
+      process.exit(1);
+    }, DRAIN_TIMEOUT_MS + 5_000).unref();
     // A keep-alive connection whose request finished during the drain goes idle; close it then
     // rather than waiting for its keep-alive timeout.
     const idle = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 50);
@@ -136,7 +154,7 @@ async function main(): Promise<void> {
     void Promise.all(
       servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections(); })),
     )
-      .then(() => Promise.all([payramQueue.close(), payskeQueue.close(), robokassaQueue.close(), paymeQueue.close(), paymeEvents?.close()]))
+      .then(() => Promise.all([payramQueue.close(), payskeQueue.close(), robokassaQueue.close(), paymeQueue.close(), paymeEvents?.close(), dashboard?.close(), metrics?.close()]))
       .then(() => Promise.all([redis, eventsRedis].map((r) => r?.quit().catch(() => undefined))))
       .then(() => {
         logger.info("ingress stopped");

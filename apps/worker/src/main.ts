@@ -3,6 +3,7 @@ import { Queue, Worker, type Job } from "bullmq";
 import { QUEUES, createJobIndex, createLedger, createLogger, createRedis, loadConfigOrExit, type ProviderId } from "@payhooks/core";
 import { createMerchantDeliveryProcessor } from "./delivery";
 import { createEmitter } from "./emitter";
+import { createWorkerMetrics } from "./metrics";
 import { createProcessor } from "./processor";
 import { createPaymeProcessor } from "./processors/payme";
 import { createPayramHandler } from "./processors/payram";
@@ -12,6 +13,8 @@ import { createRobokassaHandler } from "./processors/robokassa";
 /** Outbox entries older than this were left by a worker that died; every worker re-sends them. */
 const OUTBOX_SWEEP_AGE_MS = 30_000;
 const OUTBOX_SWEEP_EVERY_MS = 10_000;
+/** SIGTERM gives active jobs this long (a merchant delivery may take MERCHANT_WEBHOOK_TIMEOUT_MS). */
+const SHUTDOWN_TIMEOUT_MS = 30_000;
 
 function main(): void {
   const config = loadConfigOrExit("worker");
@@ -22,6 +25,8 @@ function main(): void {
   /** recorded on each job it processes (BullMQ's processedBy), so an operator sees which process ran it */
   const workerName = `payhooks-worker-${hostname()}-${process.pid}`;
   const ledger = createLedger({ redis: connection, prefix });
+  /** job durations, failures and merchant deliveries, summed in Redis for the ingress's /metrics */
+  const metrics = createWorkerMetrics({ redis: connection, prefix, logger });
 
   const paymentEvents = new Queue(QUEUES.paymentEvents, { connection, prefix });
   // Merchant delivery is on when both are set (the config schema requires the secret with the URL).
@@ -54,7 +59,7 @@ function main(): void {
   const workers: Worker[] = [];
   for (const [provider, processor] of Object.entries(processors) as Array<[ProviderId, (job: Job) => Promise<unknown>]>) {
     workers.push(
-      new Worker(QUEUES[provider], processor, {
+      new Worker(QUEUES[provider], metrics.instrument(QUEUES[provider], processor), {
         name: workerName,
         connection,
         prefix,
@@ -65,7 +70,7 @@ function main(): void {
   if (merchant) {
     const processor = createMerchantDeliveryProcessor({ ...merchant, timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS });
     workers.push(
-      new Worker(QUEUES.merchantWebhooks, processor, { name: workerName, connection, prefix, concurrency: config.WORKER_CONCURRENCY }),
+      new Worker(QUEUES.merchantWebhooks, metrics.instrumentDelivery(QUEUES.merchantWebhooks, processor), { name: workerName, connection, prefix, concurrency: config.WORKER_CONCURRENCY }),
     );
   } else {
     logger.info("merchant webhook delivery disabled: set MERCHANT_WEBHOOK_URL and MERCHANT_WEBHOOK_SECRET to enable it");
@@ -102,6 +107,12 @@ function main(): void {
     stopping = true;
     clearInterval(sweeper);
     logger.info({ signal }, "finishing active jobs");
+    // Closing waits for Redis; with Redis down it would wait forever. Jobs not finished by then
+    // are picked up again by another worker once their lock expires.
+    setTimeout(() => {
+      logger.error({ waitedMs: SHUTDOWN_TIMEOUT_MS }, "shutdown did not finish; exiting");
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
     // Worker.close() waits for the jobs in progress, then stops taking new ones.
     void Promise.all(workers.map((w) => w.close()))
       .then(() => Promise.all(queues.map((q) => q.close())))

@@ -18,6 +18,24 @@ export type {
 } from "./ledger";
 export { REDACT_PATHS, createLogger } from "./logger";
 export type { LogLevel, Logger } from "./logger";
+export {
+  JOB_DURATION_BUCKETS_SECONDS,
+  JOB_FAILURE_KINDS,
+  JOB_STATUSES,
+  MERCHANT_DELIVERY_OUTCOMES,
+  durationBucket,
+  readWorkerMetrics,
+  recordJobObservation,
+  workerMetricsKey,
+} from "./metrics-store";
+export type {
+  DurationSeries,
+  JobFailureKind,
+  JobObservation,
+  JobStatus,
+  MerchantDeliveryOutcome,
+  WorkerMetricsSnapshot,
+} from "./metrics-store";
 export { DEFAULT_CURRENCY_EXPONENT, currencyExponent, formatMinorUnits, toMinorUnits } from "./money";
 export { PAYMENT_EVENT_TYPES, PaymentEventSchema, PaymentEventTypeSchema } from "./payment-event";
 export type { PaymentEvent, PaymentEventType } from "./payment-event";

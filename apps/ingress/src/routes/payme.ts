@@ -13,6 +13,7 @@ import {
   type PaymeReply,
 } from "@payhooks/payme";
 import { keptHeaders, flatHeaders } from "../headers";
+import { NO_REQUEST_METRICS, markOutcome, type RequestMetrics, type RequestOutcome } from "../metrics";
 import type { PaymeKeyStore } from "../payme-keys";
 import type { RpcClient } from "../rpc-client";
 
@@ -26,10 +27,35 @@ export type PaymeRouteDeps = {
   bodyLimit: number;
   logger: Logger;
   now: () => number;
+  /** counts and times each call; absent when the app is built bare */
+  metrics?: RequestMetrics;
 };
 
+/**
+ * The request outcome of an answer (every answer is HTTP 200): -32504 a refused key or address;
+ * -32700/-32600/-32601/-32300 a refused payload; -32400 unavailable; anything else (a result, a
+ * -31xxx business error) accepted. A worker's answer is passed as accepted whatever its code.
+ */
+export function paymeOutcome(reply: PaymeReply): RequestOutcome {
+  if (!("error" in reply)) return "accepted";
+  switch (reply.error.code) {
+    case PAYME_ERRORS.INSUFFICIENT_PRIVILEGE:
+      return "rejected_signature";
+    case PAYME_ERRORS.PARSE_ERROR:
+    case PAYME_ERRORS.INVALID_REQUEST:
+    case PAYME_ERRORS.METHOD_NOT_FOUND:
+    case PAYME_ERRORS.NOT_POST:
+      return "rejected_payload";
+    case PAYME_ERRORS.SYSTEM_ERROR:
+      return "unavailable";
+    default:
+      return "accepted";
+  }
+}
+
 /** Payme reads every HTTP status but 200 as -32400 (payme.md §1.1): errors travel in the body. */
-function send(res: Response, id: unknown, reply: PaymeReply): void {
+function send(res: Response, id: unknown, reply: PaymeReply, outcome: RequestOutcome = paymeOutcome(reply)): void {
+  markOutcome(res, outcome);
   res.status(200).type("application/json; charset=utf-8").send(JSON.stringify(rpcResponse(id, reply)));
 }
 
@@ -51,6 +77,7 @@ function clientAddress(req: Request): { address: string; family: "ipv4" | "ipv6"
 export function createPaymeRouter(deps: PaymeRouteDeps): Router {
   const router = Router();
   const { logger } = deps;
+  const metrics = deps.metrics ?? NO_REQUEST_METRICS;
 
   async function changePassword(res: Response, call: PaymeCall, mode: "live" | "test", keys: PaymeKeys): Promise<void> {
     const { password } = call.params;
@@ -74,6 +101,7 @@ export function createPaymeRouter(deps: PaymeRouteDeps): Router {
 
   router.all(
     "/webhooks/payme",
+    metrics.track("payme"),
     (req, res, next) => (req.method === "POST" ? next() : send(res, null, rpcError(PAYME_ERRORS.NOT_POST))),
     // Payme sends `text/json`: the body is read whatever its Content-Type.
     express.raw({ type: () => true, limit: deps.bodyLimit }),
@@ -127,7 +155,7 @@ export function createPaymeRouter(deps: PaymeRouteDeps): Router {
         logger.warn({ method: call.method, reason: answer.ok ? "late" : answer.reason }, "payme call unanswered; -32400");
         return send(res, call.id, rpcError(PAYME_ERRORS.SYSTEM_ERROR));
       }
-      send(res, call.id, reply);
+      send(res, call.id, reply, "accepted"); // answered by a worker
     },
   );
 

@@ -10,12 +10,15 @@ import {
 } from "@payhooks/payram";
 import { enqueue } from "../enqueue";
 import { flatHeaders, keptHeaders } from "../headers";
+import { NO_REQUEST_METRICS, type RequestMetrics } from "../metrics";
 
 export type PayramRouteDeps = {
   provider: { secrets: readonly [string, ...string[]]; queue: Queue } | null;
   bodyLimit: number;
   enqueueTimeoutMs: number;
   now: () => number;
+  /** counts and times each request (a 401 is rejected_signature by its status); absent when the app is built bare */
+  metrics?: RequestMetrics;
 };
 
 const ACCEPTED = { message: "Webhook received successfully" };
@@ -27,8 +30,10 @@ const TEST_ACCEPTED = { message: "Test webhook received" };
  */
 export function createPayramRouter(deps: PayramRouteDeps): Router {
   const router = Router();
+  const metrics = deps.metrics ?? NO_REQUEST_METRICS;
   router.post(
     "/webhooks/payram",
+    metrics.track("payram"),
     (_req, res, next) => (deps.provider ? next() : void res.status(503).json({ error: "provider_not_configured" })),
     express.raw({ type: () => true, limit: deps.bodyLimit }),
     async (req, res) => {
@@ -62,7 +67,8 @@ export function createPayramRouter(deps: PayramRouteDeps): Router {
         payload: body,
         headers: keptHeaders(headers, ["content-type", "user-agent"]),
       };
-      await enqueue(queue, "payram.notification", envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
+      const job = await enqueue(queue, "payram.notification", envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
+      await metrics.enqueued(res, queue, job);
       res.status(200).json(ACCEPTED);
     },
   );

@@ -4,12 +4,15 @@ import { JOB_OPTIONS, type Envelope } from "@payhooks/core";
 import { PAYSKE_SIGNATURE_HEADER, parsePayskeEvent, payskeJobId, verifyPayskeSignature } from "@payhooks/payske";
 import { enqueue } from "../enqueue";
 import { flatHeaders, keptHeaders } from "../headers";
+import { NO_REQUEST_METRICS, type RequestMetrics } from "../metrics";
 
 export type PayskeRouteDeps = {
   provider: { secrets: readonly string[]; toleranceSeconds: number; queue: Queue } | null;
   bodyLimit: number;
   enqueueTimeoutMs: number;
   now: () => number;
+  /** counts and times each request; absent when the app is built bare */
+  metrics?: RequestMetrics;
 };
 
 /**
@@ -19,8 +22,10 @@ export type PayskeRouteDeps = {
  */
 export function createPayskeRouter(deps: PayskeRouteDeps): Router {
   const router = Router();
+  const metrics = deps.metrics ?? NO_REQUEST_METRICS;
   router.post(
     "/webhooks/payske",
+    metrics.track("payske"),
     (_req, res, next) => (deps.provider ? next() : void res.status(503).json({ error: "provider_not_configured" })),
     express.raw({ type: () => true, limit: deps.bodyLimit }),
     async (req, res) => {
@@ -34,7 +39,10 @@ export function createPayskeRouter(deps: PayskeRouteDeps): Router {
         now: deps.now(),
         toleranceSeconds,
       });
-      if (!verified.ok) return void res.status(400).json({ error: verified.reason });
+      if (!verified.ok) {
+        metrics.mark(res, "rejected_signature"); // a 400 like a bad payload: the status cannot tell them apart
+        return void res.status(400).json({ error: verified.reason });
+      }
 
       let body: unknown;
       try {
@@ -54,7 +62,8 @@ export function createPayskeRouter(deps: PayskeRouteDeps): Router {
         headers: keptHeaders(headers, ["content-type", "user-agent"]),
         livemode: event.livemode,
       };
-      await enqueue(queue, event.type, envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
+      const job = await enqueue(queue, event.type, envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
+      await metrics.enqueued(res, queue, job);
       res.status(200).json({ received: true });
     },
   );

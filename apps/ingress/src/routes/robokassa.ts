@@ -11,6 +11,7 @@ import {
 } from "@payhooks/robokassa";
 import { enqueue } from "../enqueue";
 import { flatHeaders, keptHeaders } from "../headers";
+import { NO_REQUEST_METRICS, type RequestMetrics } from "../metrics";
 
 type Passwords = { password1: string; password2: string };
 
@@ -28,6 +29,8 @@ export type RobokassaRouteDeps = {
   bodyLimit: number;
   enqueueTimeoutMs: number;
   now: () => number;
+  /** counts and times each ResultURL request (Success/Fail are the payer's browser, not counted); absent when the app is built bare */
+  metrics?: RequestMetrics;
 };
 
 const text = (res: Response, status: number, body: string) => void res.status(status).type("text/plain; charset=utf-8").send(body);
@@ -69,10 +72,11 @@ function readParams(req: Request): { params: Record<string, string>; raw: string
  */
 export function createRobokassaRouter(deps: RobokassaRouteDeps): Router {
   const router = Router();
+  const metrics = deps.metrics ?? NO_REQUEST_METRICS;
   const configured: RequestHandler = (_req, res, next) => (deps.provider ? next() : text(res, 503, "provider not configured"));
   const body = express.raw({ type: () => true, limit: deps.bodyLimit });
 
-  router.all("/webhooks/robokassa/result", configured, body, async (req, res) => {
+  router.all("/webhooks/robokassa/result", metrics.track("robokassa"), configured, body, async (req, res) => {
     if (req.method !== "GET" && req.method !== "POST") return text(res, 405, "method not allowed");
     const provider = deps.provider!;
     const { params, raw } = readParams(req);
@@ -80,8 +84,12 @@ export function createRobokassaRouter(deps: RobokassaRouteDeps): Router {
     if (!read.ok) return text(res, 400, read.reason);
     const { notice } = read;
     const passwords = notice.livemode ? provider.live : provider.test;
-    if (!passwords) return text(res, 400, "test notices are not accepted: no test passwords configured");
+    if (!passwords) {
+      metrics.mark(res, "rejected_signature"); // no password to check it with
+      return text(res, 400, "test notices are not accepted: no test passwords configured");
+    }
     if (!verifyRobokassaSignature({ params, password: passwords.password2, algorithm: provider.algorithm })) {
+      metrics.mark(res, "rejected_signature");
       return text(res, 400, "bad sign");
     }
     const jobId = robokassaJobId(notice);
@@ -95,7 +103,8 @@ export function createRobokassaRouter(deps: RobokassaRouteDeps): Router {
       livemode: notice.livemode,
     };
     // EnqueueUnavailableError → 503 with a JSON body: never anything that starts with OK.
-    await enqueue(provider.queue, "robokassa.result", envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
+    const job = await enqueue(provider.queue, "robokassa.result", envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
+    await metrics.enqueued(res, provider.queue, job);
     text(res, 200, `OK${notice.invId}`);
   });
 

@@ -1,0 +1,145 @@
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { ExpressAdapter } from "@bull-board/express";
+import { Queue } from "bullmq";
+import type { RequestHandler } from "express";
+import { QUEUES, createRedis, redactForDisplay, type Logger } from "@payhooks/core";
+
+/** Where the admin app serves the dashboard; every request under it needs the admin bearer token. */
+export const DASHBOARD_PATH = "/admin/queues";
+
+export type QueueKey = keyof typeof QUEUES;
+
+type BoardServerAdapter = Parameters<typeof createBullBoard>[0]["serverAdapter"];
+
+export type DashboardDeps = {
+  /**
+   * Queues this process already holds (the ingress' provider queues on its producer connection),
+   * reused as they are and never closed here. Every queue of `QUEUES` missing from this map is
+   * opened by the dashboard on its own connection to `redisUrl`, and closed by `close()`.
+   */
+  queues: Partial<Record<QueueKey, Queue>>;
+  redisUrl: string;
+  prefix: string;
+  logger: Logger;
+  /** @defaultValue {@link DASHBOARD_PATH} */
+  basePath?: string;
+};
+
+export type Dashboard = {
+  basePath: string;
+  /** Mount it at `basePath` behind the admin auth: `app.use(dashboard.basePath, dashboard.router)`. */
+  router: RequestHandler;
+  /** Closes the queues and the connection the dashboard opened itself. */
+  close(): Promise<void>;
+};
+
+/** An address anywhere in a string value: personal data whatever key it sits under. */
+const EMAIL_VALUE = /[^\s@"<>()[\]]+@[^\s@"<>()[\]]+\.[A-Za-z]{2,}/;
+/** 13–19 digits, spaces or dashes allowed between them: a card number when the Luhn check passes. */
+const PAN_LIKE = /^\d(?:[ -]?\d){12,18}$/;
+
+function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+function maskValues(value: unknown): unknown {
+  if (typeof value === "string") {
+    if (EMAIL_VALUE.test(value)) return "[redacted]";
+    if (PAN_LIKE.test(value) && luhnValid(value.replace(/[ -]/g, ""))) return "[redacted]";
+    return value;
+  }
+  if (Array.isArray(value)) return value.map(maskValues);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskValues(v)]));
+  }
+  return value;
+}
+
+/**
+ * What the dashboard shows of a job's data, return value and progress. BullMQ keeps them in
+ * clear text, and an envelope's `rawBody` repeats every field of the payload, so:
+ * - by key (`redactForDisplay`, the rules the CLI uses too): `rawBody` becomes its length only;
+ *   any key that looks like a password, secret, token, signature (RoboKassa's `SignatureValue`),
+ *   authorization header, API key, e-mail (`EMail`, `customer_email`, `receipt_email`), phone,
+ *   card, address, account (Payme's `params.account`), or Payske's `billing_details`,
+ *   `customer_details` and `shipping` becomes "[redacted]";
+ * - by value, under any key: a string holding an e-mail address, or a Luhn-valid 13–19 digit
+ *   card number, becomes "[redacted]".
+ * It returns a copy; the job itself is untouched.
+ */
+export function maskJobField(value: unknown): unknown {
+  return maskValues(redactForDisplay(value));
+}
+
+/**
+ * API routes refused whatever the token: the board shows masked data, so "edit data" or
+ * "duplicate" would write "[redacted]" back into a real job, and "add" would put an envelope
+ * on a provider queue that no signature ever vouched for. Emptying or obliterating a queue
+ * would drop webhooks that providers were already told are stored (README, guarantee 1).
+ */
+const REFUSED_ROUTES = new Set([
+  "post /api/queues/:queueName/add",
+  "patch /api/queues/:queueName/:jobId/update-data",
+  "put /api/queues/:queueName/empty",
+  "put /api/queues/:queueName/obliterate",
+]);
+
+/**
+ * The bull-board dashboard over every queue of `QUEUES`, job data masked. It does no
+ * authentication of its own: the caller mounts `router` behind the admin bearer-token check.
+ */
+export function createDashboard(deps: DashboardDeps): Dashboard {
+  const basePath = deps.basePath ?? DASHBOARD_PATH;
+  const missing = (Object.keys(QUEUES) as QueueKey[]).filter((key) => !deps.queues[key]);
+  // Producer options: a page read while Redis is down fails within a second instead of hanging.
+  const connection = missing.length > 0 ? createRedis(deps.redisUrl, "producer", "payhooks-dashboard") : null;
+  connection?.on("error", (err) => deps.logger.warn({ err: { message: err.message } }, "dashboard redis connection error"));
+  const own: Queue[] = [];
+  const queues = (Object.keys(QUEUES) as QueueKey[]).map((key) => {
+    const existing = deps.queues[key];
+    if (existing) return existing;
+    const queue = new Queue(QUEUES[key], { connection: connection!, prefix: deps.prefix });
+    queue.on("error", (err) => deps.logger.warn({ err: { message: err.message }, queue: QUEUES[key] }, "dashboard queue error"));
+    own.push(queue);
+    return queue;
+  });
+
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(basePath);
+  createBullBoard({
+    queues: queues.map((queue) => {
+      const adapter = new BullMQAdapter(queue);
+      adapter.setFormatter("data", maskJobField);
+      adapter.setFormatter("returnValue", maskJobField);
+      adapter.setFormatter("progress", maskJobField);
+      return adapter;
+    }),
+    // @bull-board/express 9.10.1 pins its own copy of @bull-board/api 9.10.1, whose BaseAdapter
+    // has a private field and so is a distinct type from the root 9.10.2 one; at runtime the
+    // adapter only stores and calls what createBullBoard hands it, so the cast is sound.
+    serverAdapter: serverAdapter as unknown as BoardServerAdapter,
+    options: {
+      uiConfig: { boardTitle: "payhooks" },
+      handlerHooks: {
+        before: ({ method, route }) =>
+          REFUSED_ROUTES.has(`${method} ${route}`) ? { allow: false, status: 403, message: "not allowed on payhooks queues" } : undefined,
+      },
+    },
+  });
+
+  return {
+    basePath,
+    router: serverAdapter.getRouter() as RequestHandler,
+    close: async () => {
+      await Promise.all(own.map((q) => q.close()));
+      await connection?.quit().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,283 @@
+import { performance } from "node:perf_hooks";
+import { Queue, type Job } from "bullmq";
+import type { RequestHandler, Response } from "express";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import {
+  JOB_DURATION_BUCKETS_SECONDS,
+  PROVIDER_IDS,
+  QUEUES,
+  readWorkerMetrics,
+  type ProviderId,
+  type Redis,
+  type WorkerMetricsSnapshot,
+} from "@payhooks/core";
+
+/** What one webhook request came to, as `payhooks_webhook_requests_total{outcome}` counts it. */
+export const REQUEST_OUTCOMES = ["accepted", "duplicate", "rejected_signature", "rejected_payload", "unavailable"] as const;
+export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
+
+/**
+ * Upper bounds, in seconds, of the ack-latency histogram: an enqueue is a few ms; a Payme call
+ * waits for a worker up to PAYME_RPC_TIMEOUT_MS (5 s by default).
+ */
+export const ACK_DURATION_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+/** The queue states `payhooks_queue_jobs` reports, read with one getJobCounts per queue. */
+export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
+
+const OUTCOME = "payhooksOutcome";
+
+/**
+ * The outcome a response's status implies when the route named none: 2xx accepted, 401/403 a
+ * refused signature or key, 5xx unavailable (Redis did not confirm, provider not configured),
+ * any other 4xx (bad body, 413, 405) a refused payload.
+ */
+export function outcomeOfStatus(status: number): RequestOutcome {
+  if (status >= 200 && status < 300) return "accepted";
+  if (status === 401 || status === 403) return "rejected_signature";
+  if (status >= 500) return "unavailable";
+  return "rejected_payload";
+}
+
+/** What the routes use. Without metrics (tests that build the app bare) it only marks. */
+export type RequestMetrics = {
+  /** Mounted first on a webhook route: counts the request and times it until the response finishes. */
+  track(provider: ProviderId): RequestHandler;
+  /** Names the outcome when the status alone does not tell it (Payme's 200s, signature 400s). */
+  mark(res: Response, outcome: RequestOutcome): void;
+  /** Marks a confirmed enqueue `accepted`, or `duplicate` when the job id already existed. */
+  enqueued(res: Response, queue: Queue, job: Job): Promise<void>;
+};
+
+/** Names a response's outcome (kept in `res.locals`; read when the response finishes). */
+export function markOutcome(res: Response, outcome: RequestOutcome): void {
+  res.locals[OUTCOME] = outcome;
+}
+
+export const NO_REQUEST_METRICS: RequestMetrics = {
+  track: () => (_req, _res, next) => next(),
+  mark: markOutcome,
+  enqueued: (res) => Promise.resolve(markOutcome(res, "accepted")),
+};
+
+export type IngressMetrics = RequestMetrics & {
+  registry: Registry;
+  /** GET /metrics, Prometheus text format; mount it behind the admin token. */
+  handler: RequestHandler;
+  close(): Promise<void>;
+};
+
+/**
+ * Whether the add that returned `job` found its id taken. BullMQ 6's Queue.add returns a Job
+ * built on the client whatever happened (addStandardJob-9.lua answers the id both for a new job
+ * and for a duplicate, after only emitting a `duplicated` event), so the returned Job cannot
+ * tell. The stored job's `timestamp` can: a new job was stored with this Job's own client-side
+ * timestamp, an existing one keeps the first add's. Two adds of one id within the same
+ * millisecond both count `accepted`. One HGET, on the producer connection (1 s command timeout).
+ */
+export async function isDuplicateAdd(redis: Pick<Redis, "hget">, queue: Pick<Queue, "toKey">, job: Pick<Job, "id" | "timestamp">): Promise<boolean> {
+  if (!job.id) return false;
+  const stored = await redis.hget(queue.toKey(job.id), "timestamp");
+  return stored !== null && Number(stored) !== job.timestamp;
+}
+
+type QueueSample = { queue: string; counts: Record<(typeof QUEUE_STATES)[number], number>; oldestWaitingAgeSeconds: number };
+type Snapshot = { queues: QueueSample[]; workers: WorkerMetricsSnapshot } | null;
+
+const JOB_DURATION_NAME = "payhooks_job_duration_seconds";
+const JOB_DURATION_HELP =
+  "Time a worker spent on one job attempt, by queue and status (completed|failed); summed over every worker process through Redis.";
+
+/** A sample as prom-client's histogram hands it to the registry: series labels in `sharedLabels`. */
+type HistogramSample = { metricName: string; labels: Record<string, string | number>; sharedLabels: Record<string, string>; value: number };
+
+/**
+ * The job-duration histogram that every worker process feeds through Redis. prom-client cannot
+ * set a histogram's buckets, so this one is never observed locally: its samples are the series
+ * read from Redis at scrape time, returned from `getForPromString`, which prom-client's registry
+ * (text output) and `get()` (JSON) both call. That method is missing from prom-client's typings,
+ * hence no `override`; it is the same shape prom-client 15's own histogram returns.
+ */
+class SharedJobDurationHistogram extends Histogram<"queue" | "status"> {
+  constructor(
+    registry: Registry,
+    private readonly read: () => Promise<Snapshot>,
+  ) {
+    super({
+      name: JOB_DURATION_NAME,
+      help: JOB_DURATION_HELP,
+      labelNames: ["queue", "status"],
+      buckets: [...JOB_DURATION_BUCKETS_SECONDS],
+      registers: [registry],
+    });
+  }
+
+  async getForPromString(): Promise<{ name: string; help: string; type: "histogram"; aggregator: "sum"; values: HistogramSample[] }> {
+    const values: HistogramSample[] = [];
+    for (const s of (await this.read())?.workers.durations ?? []) {
+      const sharedLabels = { queue: s.queue, status: s.status };
+      const sample = (suffix: string, labels: HistogramSample["labels"], value: number) =>
+        values.push({ metricName: `${JOB_DURATION_NAME}_${suffix}`, labels, sharedLabels, value });
+      JOB_DURATION_BUCKETS_SECONDS.forEach((le, i) => sample("bucket", { le }, s.buckets[i] ?? 0));
+      sample("bucket", { le: "+Inf" }, s.count);
+      sample("sum", {}, s.sumSeconds);
+      sample("count", {}, s.count);
+    }
+    return { name: JOB_DURATION_NAME, help: JOB_DURATION_HELP, type: "histogram", aggregator: "sum", values };
+  }
+}
+
+/**
+ * Prometheus metrics for GET /metrics on the admin port.
+ * - Request counts and ack latency are this process's own (scrape every ingress's admin port).
+ * - Queue depth and the worker figures are read from Redis when scraped: one getJobCounts,
+ *   one LINDEX and one HGET per queue, and one HGETALL for the workers' hash. Concurrent
+ *   collect callbacks of one scrape share those reads. When Redis does not answer, those series
+ *   are left out and `payhooks_metrics_redis_up` is 0; the scrape itself still succeeds.
+ */
+export function createIngressMetrics(deps: {
+  /** the producer connection */
+  redis: Redis;
+  prefix: string;
+  /** also export prom-client's default process and Node.js metrics. @defaultValue false */
+  defaultMetrics?: boolean;
+  now?: () => number;
+}): IngressMetrics {
+  const { redis, prefix } = deps;
+  const now = deps.now ?? Date.now;
+  const registry = new Registry();
+  if (deps.defaultMetrics) collectDefaultMetrics({ register: registry });
+
+  const queues = Object.values(QUEUES).map((name) => {
+    const queue = new Queue(name, { connection: redis, prefix });
+    queue.on("error", () => undefined); // a scrape reports Redis trouble through payhooks_metrics_redis_up
+    return queue;
+  });
+
+  async function readQueue(queue: Queue): Promise<QueueSample> {
+    const [counts, oldestId] = await Promise.all([
+      queue.getJobCounts(...QUEUE_STATES),
+      // BullMQ LPUSHes new jobs and workers take from the right: the tail is the oldest waiting job.
+      redis.lindex(queue.toKey("wait"), -1),
+    ]);
+    const created = oldestId ? await redis.hget(queue.toKey(oldestId), "timestamp") : null;
+    return {
+      queue: queue.name,
+      counts: Object.fromEntries(QUEUE_STATES.map((s) => [s, counts[s] ?? 0])) as QueueSample["counts"],
+      oldestWaitingAgeSeconds: created ? Math.max(0, now() - Number(created)) / 1000 : 0,
+    };
+  }
+
+  let inFlight: Promise<Snapshot> | null = null;
+  /** One Redis read per scrape, shared by every collect callback of that scrape. */
+  function snapshot(): Promise<Snapshot> {
+    inFlight ??= Promise.all([Promise.all(queues.map(readQueue)), readWorkerMetrics(redis, prefix)])
+      .then(([q, workers]) => ({ queues: q, workers }))
+      .catch(() => null)
+      .finally(() => {
+        inFlight = null;
+      });
+    return inFlight;
+  }
+
+  const requests = new Counter({
+    name: "payhooks_webhook_requests_total",
+    help: "Webhook requests this ingress process answered, by provider and outcome (accepted|duplicate|rejected_signature|rejected_payload|unavailable).",
+    labelNames: ["provider", "outcome"],
+    registers: [registry],
+  });
+  const ackDuration = new Histogram({
+    name: "payhooks_webhook_ack_duration_seconds",
+    help: "Time from a webhook request's start to its response's end, by provider (this ingress process).",
+    labelNames: ["provider"],
+    buckets: [...ACK_DURATION_BUCKETS_SECONDS],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "payhooks_metrics_redis_up",
+    help: "1 when this scrape read the queue and worker figures from Redis, 0 when Redis did not answer (those series are then absent).",
+    registers: [registry],
+    async collect() {
+      this.set((await snapshot()) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "payhooks_queue_jobs",
+    help: "Jobs in each queue by state (waiting|active|delayed|failed), read from Redis at scrape time.",
+    labelNames: ["queue", "state"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const q of (await snapshot())?.queues ?? []) {
+        for (const state of QUEUE_STATES) this.set({ queue: q.queue, state }, q.counts[state]);
+      }
+    },
+  });
+  new Gauge({
+    name: "payhooks_queue_oldest_waiting_age_seconds",
+    help: "Age (since it was created) of the oldest job waiting in each queue; 0 when none waits.",
+    labelNames: ["queue"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const q of (await snapshot())?.queues ?? []) this.set({ queue: q.queue }, q.oldestWaitingAgeSeconds);
+    },
+  });
+  new SharedJobDurationHistogram(registry, snapshot);
+  new Counter({
+    name: "payhooks_job_failures_total",
+    help: "Failed job attempts in every worker process, by queue and kind (retrying: BullMQ runs it again; final: left failed).",
+    labelNames: ["queue", "kind"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const f of (await snapshot())?.workers.failures ?? []) this.inc({ queue: f.queue, kind: f.kind }, f.count);
+    },
+  });
+  new Counter({
+    name: "payhooks_merchant_deliveries_total",
+    help: "Merchant webhook delivery attempts in every worker process, by outcome (delivered|failed_attempt|exhausted).",
+    labelNames: ["outcome"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const d of (await snapshot())?.workers.deliveries ?? []) this.inc({ outcome: d.outcome }, d.count);
+    },
+  });
+  // Every provider × outcome exists from the start at 0, so rate() and absent() work at once.
+  for (const provider of PROVIDER_IDS) {
+    for (const outcome of REQUEST_OUTCOMES) requests.inc({ provider, outcome }, 0);
+  }
+
+  const track = (provider: ProviderId): RequestHandler => (_req, res, next) => {
+    const started = performance.now();
+    res.once("finish", () => {
+      const outcome = (res.locals[OUTCOME] as RequestOutcome | undefined) ?? outcomeOfStatus(res.statusCode);
+      requests.inc({ provider, outcome });
+      ackDuration.observe({ provider }, (performance.now() - started) / 1000);
+    });
+    next();
+  };
+
+  return {
+    registry,
+    track,
+    mark: markOutcome,
+    async enqueued(res, queue, job) {
+      let duplicate = false;
+      try {
+        duplicate = await isDuplicateAdd(redis, queue, job);
+      } catch {
+        // The job is confirmed; only its label is unknown.
+      }
+      markOutcome(res, duplicate ? "duplicate" : "accepted");
+    },
+    handler: async (_req, res) => {
+      const text = await registry.metrics();
+      res.status(200).type(registry.contentType).send(text);
+    },
+    close: async () => {
+      await Promise.all(queues.map((q) => q.close()));
+    },
+  };
+}
