@@ -26,6 +26,7 @@ export const ACK_DURATION_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 
 export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
 
 const OUTCOME = "payhooksOutcome";
+const PENDING = "payhooksOutcomePending";
 
 /**
  * The outcome a response's status implies when the route named none: 2xx accepted, 401/403 a
@@ -45,8 +46,11 @@ export type RequestMetrics = {
   track(provider: ProviderId): RequestHandler;
   /** Names the outcome when the status alone does not tell it (Payme's 200s, signature 400s). */
   mark(res: Response, outcome: RequestOutcome): void;
-  /** Marks a confirmed enqueue `accepted`, or `duplicate` when the job id already existed. */
-  enqueued(res: Response, queue: Queue, job: Job): Promise<void>;
+  /**
+   * Marks a confirmed enqueue `accepted`, or `duplicate` when the job id already existed. The
+   * check runs beside the response, never before it: the ack does not wait for it.
+   */
+  enqueued(res: Response, queue: Queue, job: Job): void;
 };
 
 /** Names a response's outcome (kept in `res.locals`; read when the response finishes). */
@@ -57,7 +61,7 @@ export function markOutcome(res: Response, outcome: RequestOutcome): void {
 export const NO_REQUEST_METRICS: RequestMetrics = {
   track: () => (_req, _res, next) => next(),
   mark: markOutcome,
-  enqueued: (res) => Promise.resolve(markOutcome(res, "accepted")),
+  enqueued: (res) => markOutcome(res, "accepted"),
 };
 
 export type IngressMetrics = RequestMetrics & {
@@ -252,9 +256,12 @@ export function createIngressMetrics(deps: {
   const track = (provider: ProviderId): RequestHandler => (_req, res, next) => {
     const started = performance.now();
     res.once("finish", () => {
-      const outcome = (res.locals[OUTCOME] as RequestOutcome | undefined) ?? outcomeOfStatus(res.statusCode);
-      requests.inc({ provider, outcome });
       ackDuration.observe({ provider }, (performance.now() - started) / 1000);
+      // A duplicate check still in flight names the outcome when it settles.
+      const pending = res.locals[PENDING] as Promise<void> | undefined;
+      const count = () => requests.inc({ provider, outcome: (res.locals[OUTCOME] as RequestOutcome | undefined) ?? outcomeOfStatus(res.statusCode) });
+      if (pending) void pending.then(count);
+      else count();
     });
     next();
   };
@@ -263,14 +270,12 @@ export function createIngressMetrics(deps: {
     registry,
     track,
     mark: markOutcome,
-    async enqueued(res, queue, job) {
-      let duplicate = false;
-      try {
-        duplicate = await isDuplicateAdd(redis, queue, job);
-      } catch {
-        // The job is confirmed; only its label is unknown.
-      }
-      markOutcome(res, duplicate ? "duplicate" : "accepted");
+    enqueued(res, queue, job) {
+      markOutcome(res, "accepted");
+      res.locals[PENDING] = isDuplicateAdd(redis, queue, job).then(
+        (duplicate) => void (duplicate && markOutcome(res, "duplicate")),
+        () => undefined, // the job is confirmed; only its label is unknown
+      );
     },
     handler: async (_req, res) => {
       const text = await registry.metrics();

@@ -68,7 +68,7 @@ export function createPayramRouter(deps: PayramRouteDeps): Router {
         headers: keptHeaders(headers, ["content-type", "user-agent"]),
       };
       const job = await enqueue(queue, "payram.notification", envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
-      await metrics.enqueued(res, queue, job);
+      metrics.enqueued(res, queue, job);
       res.status(200).json(ACCEPTED);
     },
   );

@@ -63,7 +63,7 @@ export function createPayskeRouter(deps: PayskeRouteDeps): Router {
         livemode: event.livemode,
       };
       const job = await enqueue(queue, event.type, envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
-      await metrics.enqueued(res, queue, job);
+      metrics.enqueued(res, queue, job);
       res.status(200).json({ received: true });
     },
   );

@@ -104,7 +104,7 @@ export function createRobokassaRouter(deps: RobokassaRouteDeps): Router {
     };
     // EnqueueUnavailableError → 503 with a JSON body: never anything that starts with OK.
     const job = await enqueue(provider.queue, "robokassa.result", envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
-    await metrics.enqueued(res, provider.queue, job);
+    metrics.enqueued(res, provider.queue, job);
     text(res, 200, `OK${notice.invId}`);
   });
 
