@@ -3,6 +3,7 @@ import {
   QUEUES,
   createJobIndex,
   createLedger,
+  oldestWaitingAt,
   redactForDisplay,
   type Ledger,
   type PaymentRecord,
@@ -103,12 +104,11 @@ export function createOps(deps: { redis: Redis; prefix: string; now?: () => numb
     return Promise.all(
       QUEUE_NAMES.map(async (name) => {
         const q = queue(name);
-        const [counts, oldest, workers] = await Promise.all([
+        const [counts, oldestAt, workers] = await Promise.all([
           q.getJobCounts("waiting", "active", "delayed", "failed", "completed", "prioritized"),
-          q.getJobs(["waiting"], 0, 0, true),
+          oldestWaitingAt(deps.redis, q),
           q.getWorkersCount(),
         ]);
-        const first = oldest[0];
         return {
           queue: name,
           waiting: (counts["waiting"] ?? 0) + (counts["prioritized"] ?? 0),
@@ -116,7 +116,7 @@ export function createOps(deps: { redis: Redis; prefix: string; now?: () => numb
           delayed: counts["delayed"] ?? 0,
           failed: counts["failed"] ?? 0,
           completed: counts["completed"] ?? 0,
-          oldestWaitingSeconds: first ? Math.max(0, Math.round((now() - first.timestamp) / 1000)) : null,
+          oldestWaitingSeconds: oldestAt !== null ? Math.max(0, Math.round((now() - oldestAt) / 1000)) : null,
           workers,
         };
       }),

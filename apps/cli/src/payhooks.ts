@@ -63,10 +63,6 @@ function withOps(run: (ops: Ops) => Promise<void>): () => Promise<void> {
   };
 }
 
-const queueArg = (q: string) => {
-  if (!QUEUE_NAMES.includes(q)) throw new CliError(`unknown queue ${JSON.stringify(q)}: one of ${QUEUE_NAMES.join(", ")}`, EXIT.usage);
-  return q;
-};
 
 export function buildProgram(): Command {
   const program = new Command("payhooks")
@@ -101,7 +97,7 @@ export function buildProgram(): Command {
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new CliError("--limit must be a positive whole number", EXIT.usage);
         const rows = await ops.jobs({
-          queue: queueArg(queue),
+          queue: queue,
           limit,
           ...(opts.state ? { state: opts.state } : {}),
           ...(opts.provider ? { provider: opts.provider } : {}),
@@ -120,7 +116,7 @@ export function buildProgram(): Command {
     .addOption(json)
     .action((queue: string, jobId: string, opts: { json?: boolean }) =>
       withOps(async (ops) => {
-        const shown = await ops.show(queueArg(queue), jobId);
+        const shown = await ops.show(queue, jobId);
         print(!!opts.json, shown, () => JSON.stringify(shown, null, 2));
       })(),
     );
@@ -138,11 +134,11 @@ export function buildProgram(): Command {
       withOps(async (ops) => {
         if (opts.allFailed === !!jobId) throw new CliError("give a job id or --all-failed (not both)", EXIT.usage);
         if (jobId) {
-          const r = await ops.retry(queueArg(queue), jobId);
+          const r = await ops.retry(queue, jobId);
           return print(!!opts.json, r, () => `retrying ${r.id} (${queue}); attempts so far ${r.attempts}`);
         }
         const since = opts.since ? parseSince(opts.since) : undefined;
-        const rows = await ops.retryAllFailed(queueArg(queue), since, !!opts.dryRun);
+        const rows = await ops.retryAllFailed(queue, since, !!opts.dryRun);
         print(!!opts.json, { dryRun: !!opts.dryRun, jobs: rows }, () =>
           `${opts.dryRun ? "would retry" : "retrying"} ${rows.length} failed job(s)\n${table(rows.map((r) => ({ id: r.id, order: r.order, attempts: r.attempts, lastError: r.lastError })))}`,
         );
@@ -157,7 +153,7 @@ export function buildProgram(): Command {
     .addOption(json)
     .action((queue: string, jobId: string, opts: { json?: boolean }) =>
       withOps(async (ops) => {
-        const r = await ops.replay(queueArg(queue), jobId);
+        const r = await ops.replay(queue, jobId);
         print(!!opts.json, r, () =>
           [
             `replayed ${jobId} as ${r.replayJobId}: ${r.state}`,

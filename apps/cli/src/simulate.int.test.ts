@@ -6,8 +6,9 @@
 import { resolve } from "node:path";
 import type { OrderView } from "@payhooks/core";
 import {
-  spawnNode,
+  adminClient,
   removeRedisServer,
+  spawnNode,
   startIngress,
   startRedisServer,
   startWorker,
@@ -48,19 +49,10 @@ afterAll(async () => {
   if (redis) await removeRedisServer(redis);
 });
 
-async function getOrder(orderId: string): Promise<OrderView> {
-  const res = await fetch(`${ingress.adminUrl}/v1/orders/${orderId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-  expect(res.status).toBe(200);
-  return (await res.json()) as OrderView;
-}
+const getOrder = (orderId: string): Promise<OrderView> => adminClient(ingress.adminUrl, ADMIN_TOKEN).getOrder(orderId);
 
 async function putOrder(orderId: string, body: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${ingress.adminUrl}/v1/orders/${orderId}`, {
-    method: "PUT",
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(201);
+  expect(await adminClient(ingress.adminUrl, ADMIN_TOKEN).putOrder(orderId, body)).toBe(201);
 }
 
 const run = (provider: string, scenario: string, extra: Partial<Parameters<typeof simulate>[0]> = {}) =>

@@ -19,7 +19,7 @@ import {
   type OrderView,
   type ProviderId,
 } from "@payhooks/core";
-import { PAYME_ERRORS, PAYME_TIMEOUT_MS } from "@payhooks/payme";
+import { PAYME_ERRORS, PAYME_TIMEOUT_MS, basicAuthorization } from "@payhooks/payme";
 import { signForTest as signPayram } from "@payhooks/payram";
 import { signForTest as signPayske } from "@payhooks/payske";
 import { ROBOKASSA_HASHES, signForTest as signRobokassa, type RobokassaHash } from "@payhooks/robokassa";
@@ -396,7 +396,7 @@ const PAYME_HINTS: Partial<Record<number, string>> = {
 
 async function runPayme(run: Run, scenario: keyof (typeof SCENARIOS)["payme"], secrets: PaymeSecrets): Promise<void> {
   const { order } = run;
-  const authorization = `Basic ${Buffer.from(`${secrets.login}:${secrets.key}`, "utf8").toString("base64")}`;
+  const authorization = basicAuthorization(secrets.login, secrets.key);
   const account = { [secrets.accountField]: order.orderId };
   const id = paymeId();
   let rpcId = 1;

@@ -9,7 +9,7 @@ import {
   loadConfigOrExit,
 } from "@payhooks/core";
 import { createAdminApp } from "./admin";
-import { createDashboard, type Dashboard } from "./dashboard";
+import { createDashboard, type Dashboard, type QueueKey } from "./dashboard";
 import { createApp } from "./app";
 import { createIngressMetrics } from "./metrics";
 import { createPaymeKeyStore } from "./payme-keys";
@@ -39,16 +39,16 @@ async function main(): Promise<void> {
   redis.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));
 
   const enabled = enabledProviders(config);
-  const payramQueue = new Queue(QUEUES.payram, { connection: redis, prefix: config.QUEUE_PREFIX });
-  payramQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "payram queue error"));
-  const payskeQueue = new Queue(QUEUES.payske, { connection: redis, prefix: config.QUEUE_PREFIX });
-  const robokassaQueue = new Queue(QUEUES.robokassa, { connection: redis, prefix: config.QUEUE_PREFIX });
-  robokassaQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "robokassa queue error"));
-  payskeQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "payske queue error"));
+  // One Queue per queue on the producer connection, shared by the routes, the dashboard and /metrics.
+  const queues = Object.fromEntries(
+    (Object.entries(QUEUES) as Array<[QueueKey, string]>).map(([key, name]) => {
+      const queue = new Queue(name, { connection: redis, prefix: config.QUEUE_PREFIX });
+      queue.on("error", (err) => logger.warn({ err: { message: err.message }, queue: name }, "queue error"));
+      return [key, queue];
+    }),
+  ) as Record<QueueKey, Queue>;
 
   // Payme is request–reply: one QueueEvents (its own blocking connection) hears every answer.
-  const paymeQueue = new Queue(QUEUES.payme, { connection: redis, prefix: config.QUEUE_PREFIX });
-  paymeQueue.on("error", (err) => logger.warn({ err: { message: err.message } }, "payme queue error"));
   const eventsRedis = config.PAYME_KEY ? createRedis(config.REDIS_URL, "worker", "payhooks-ingress-events") : null;
   eventsRedis?.on("error", () => undefined); // reported through the producer connection's errors
   const paymeEvents = eventsRedis ? new QueueEvents(QUEUES.payme, { connection: eventsRedis, prefix: config.QUEUE_PREFIX }) : null;
@@ -63,13 +63,15 @@ async function main(): Promise<void> {
             live: config.PAYME_KEY,
             test: config.PAYME_ALLOW_TEST_KEY ? (config.PAYME_TEST_KEY ?? null) : null,
           }),
-          rpc: createRpcClient({ queue: paymeQueue, events: paymeEvents, timeoutMs: config.PAYME_RPC_TIMEOUT_MS }),
+          rpc: createRpcClient({ queue: queues.payme, events: paymeEvents, timeoutMs: config.PAYME_RPC_TIMEOUT_MS }),
           allowedIps: config.PAYME_ALLOWED_IPS ?? null,
         }
       : null;
 
   // Metrics are served on the admin port only, so they are counted only when it is on.
-  const metrics = config.ADMIN_TOKEN ? createIngressMetrics({ redis, prefix: config.QUEUE_PREFIX, defaultMetrics: true }) : null;
+  const metrics = config.ADMIN_TOKEN
+    ? createIngressMetrics({ redis, prefix: config.QUEUE_PREFIX, queues: Object.values(queues), defaultMetrics: true })
+    : null;
   const app = createApp({
     logger,
     redis,
@@ -90,13 +92,13 @@ async function main(): Promise<void> {
               orderParam: config.ROBOKASSA_ORDER_PARAM ?? null,
               successRedirect: config.ROBOKASSA_SUCCESS_REDIRECT ?? null,
               failRedirect: config.ROBOKASSA_FAIL_REDIRECT ?? null,
-              queue: robokassaQueue,
+              queue: queues.robokassa,
             }
           : null,
       payske: config.PAYSKE_WEBHOOK_SECRET
-        ? { secrets: config.PAYSKE_WEBHOOK_SECRET, toleranceSeconds: config.PAYSKE_TOLERANCE_SECONDS, queue: payskeQueue }
+        ? { secrets: config.PAYSKE_WEBHOOK_SECRET, toleranceSeconds: config.PAYSKE_TOLERANCE_SECONDS, queue: queues.payske }
         : null,
-      payram: config.PAYRAM_WEBHOOK_SECRET ? { secrets: [config.PAYRAM_WEBHOOK_SECRET], queue: payramQueue } : null,
+      payram: config.PAYRAM_WEBHOOK_SECRET ? { secrets: [config.PAYRAM_WEBHOOK_SECRET], queue: queues.payram } : null,
     },
   });
   // The producer connection has no offline queue: a request served before it is ready would fail.
@@ -118,9 +120,9 @@ async function main(): Promise<void> {
   let dashboard: Dashboard | null = null;
   if (config.ADMIN_TOKEN) {
     const ledger = createLedger({ redis, prefix: config.QUEUE_PREFIX });
-    // bull-board at /admin/queues over every queue; the two event queues get their own connection.
+    // bull-board at /admin/queues over every queue.
     dashboard = createDashboard({
-      queues: { payme: paymeQueue, payram: payramQueue, payske: payskeQueue, robokassa: robokassaQueue },
+      queues,
       redisUrl: config.REDIS_URL,
       prefix: config.QUEUE_PREFIX,
       logger,
@@ -154,7 +156,7 @@ async function main(): Promise<void> {
     void Promise.all(
       servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections(); })),
     )
-      .then(() => Promise.all([payramQueue.close(), payskeQueue.close(), robokassaQueue.close(), paymeQueue.close(), paymeEvents?.close(), dashboard?.close(), metrics?.close()]))
+      .then(() => Promise.all([...Object.values(queues).map((q) => q.close()), paymeEvents?.close(), dashboard?.close()]))
       .then(() => Promise.all([redis, eventsRedis].map((r) => r?.quit().catch(() => undefined))))
       .then(() => {
         logger.info("ingress stopped");

@@ -30,6 +30,7 @@ import {
   startIngress,
   startRedisServer,
   startWorker,
+  drained,
   waitFor,
   type NodeProcess,
   type RedisServer,
@@ -174,15 +175,7 @@ async function scrape(token: string | null = ADMIN_TOKEN): Promise<{ status: num
   return { status: res.status, type: res.headers.get("content-type"), text: await res.text() };
 }
 
-async function drained(names: string[]): Promise<void> {
-  await waitFor(async () => {
-    for (const name of names) {
-      const c = await queue(name).getJobCounts("waiting", "active", "delayed", "prioritized");
-      if (Object.values(c).some((n) => n > 0)) return undefined;
-    }
-    return true;
-  }, `queues ${names.join(", ")} drained`);
-}
+const drainedQueues = (names: string[]) => drained(names.map(queue));
 
 it("counts every request by provider and outcome, times the acks, and renders queue and worker figures from Redis", async () => {
   // Payram: two new payments, a redelivery, a bad signature, a body that is not JSON, a body that is not a notification.
@@ -230,7 +223,7 @@ it("counts every request by provider and outcome, times the acks, and renders qu
   // A merchant delivery that never gets a 2xx, on its last attempt.
   await queue(QUEUES.merchantWebhooks).add("merchant.deliver", { id: EXHAUSTED_ID, type: "payment.succeeded" }, { attempts: 1, jobId: EXHAUSTED_ID });
 
-  await drained([QUEUES.payme, QUEUES.payram, QUEUES.payske, QUEUES.robokassa]);
+  await drainedQueues([QUEUES.payme, QUEUES.payram, QUEUES.payske, QUEUES.robokassa]);
   // 4 PaymentEvents (2 Payram, 1 Payske, 1 RoboKassa), each delivered; the first ordinary delivery is retried after 2 s.
   const events = await queue(QUEUES.paymentEvents).getJobCounts("waiting");
   expect(events["waiting"]).toBe(4);

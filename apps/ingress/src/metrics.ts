@@ -1,11 +1,11 @@
 import { performance } from "node:perf_hooks";
-import { Queue, type Job } from "bullmq";
+import type { Job, Queue } from "bullmq";
 import type { RequestHandler, Response } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import {
   JOB_DURATION_BUCKETS_SECONDS,
   PROVIDER_IDS,
-  QUEUES,
+  oldestWaitingAt,
   readWorkerMetrics,
   type ProviderId,
   type Redis,
@@ -68,7 +68,6 @@ export type IngressMetrics = RequestMetrics & {
   registry: Registry;
   /** GET /metrics, Prometheus text format; mount it behind the admin token. */
   handler: RequestHandler;
-  close(): Promise<void>;
 };
 
 /**
@@ -143,32 +142,23 @@ export function createIngressMetrics(deps: {
   /** the producer connection */
   redis: Redis;
   prefix: string;
+  /** one Queue per queue of QUEUES, held (and closed) by the caller */
+  queues: readonly Queue[];
   /** also export prom-client's default process and Node.js metrics. @defaultValue false */
   defaultMetrics?: boolean;
   now?: () => number;
 }): IngressMetrics {
-  const { redis, prefix } = deps;
+  const { redis, prefix, queues } = deps;
   const now = deps.now ?? Date.now;
   const registry = new Registry();
   if (deps.defaultMetrics) collectDefaultMetrics({ register: registry });
 
-  const queues = Object.values(QUEUES).map((name) => {
-    const queue = new Queue(name, { connection: redis, prefix });
-    queue.on("error", () => undefined); // a scrape reports Redis trouble through payhooks_metrics_redis_up
-    return queue;
-  });
-
   async function readQueue(queue: Queue): Promise<QueueSample> {
-    const [counts, oldestId] = await Promise.all([
-      queue.getJobCounts(...QUEUE_STATES),
-      // BullMQ LPUSHes new jobs and workers take from the right: the tail is the oldest waiting job.
-      redis.lindex(queue.toKey("wait"), -1),
-    ]);
-    const created = oldestId ? await redis.hget(queue.toKey(oldestId), "timestamp") : null;
+    const [counts, created] = await Promise.all([queue.getJobCounts(...QUEUE_STATES), oldestWaitingAt(redis, queue)]);
     return {
       queue: queue.name,
       counts: Object.fromEntries(QUEUE_STATES.map((s) => [s, counts[s] ?? 0])) as QueueSample["counts"],
-      oldestWaitingAgeSeconds: created ? Math.max(0, now() - Number(created)) / 1000 : 0,
+      oldestWaitingAgeSeconds: created !== null ? Math.max(0, now() - created) / 1000 : 0,
     };
   }
 
@@ -280,9 +270,6 @@ export function createIngressMetrics(deps: {
     handler: async (_req, res) => {
       const text = await registry.metrics();
       res.status(200).type(registry.contentType).send(text);
-    },
-    close: async () => {
-      await Promise.all(queues.map((q) => q.close()));
     },
   };
 }

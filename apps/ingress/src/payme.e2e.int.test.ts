@@ -4,11 +4,13 @@
  * API; every answer is read as Payme reads it.
  */
 import { Queue } from "bullmq";
-import { PaymentEventSchema, QUEUES, type PaymentEvent } from "@payhooks/core";
+import { QUEUES } from "@payhooks/core";
 import {
+  adminClient,
   paymeAuth,
   paymeCall,
   paymeId,
+  paymentEventsFor,
   removeRedisServer,
   startIngress,
   startRedisServer,
@@ -58,24 +60,12 @@ let orderSeq = 0;
 /** A fresh order awaiting payment, in UZS tiyin. */
 async function order(amount = 500_000, extra: Record<string, unknown> = {}): Promise<string> {
   const orderId = `ord-${++orderSeq}-${Date.now()}`;
-  const res = await fetch(`${ingress.adminUrl}/v1/orders/${orderId}`, {
-    method: "PUT",
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({ amount, currency: "UZS", ...extra }),
-  });
-  expect(res.status).toBe(201);
+  expect(await adminClient(ingress.adminUrl, ADMIN_TOKEN).putOrder(orderId, { amount, currency: "UZS", ...extra })).toBe(201);
   return orderId;
 }
 
-async function orderStatus(orderId: string): Promise<{ status: string; paidAmount: number }> {
-  const res = await fetch(`${ingress.adminUrl}/v1/orders/${orderId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-  return (await res.json()) as { status: string; paidAmount: number };
-}
-
-async function eventsOf(paymeTxId: string): Promise<PaymentEvent[]> {
-  const jobs = await events.getJobs(["waiting", "completed", "active", "delayed"], 0, -1, true);
-  return jobs.map((j) => PaymentEventSchema.parse(j.data)).filter((e) => e.providerPaymentId === paymeTxId);
-}
+const orderStatus = (orderId: string) => adminClient(ingress.adminUrl, ADMIN_TOKEN).getOrder(orderId);
+const eventsOf = (paymeTxId: string) => paymentEventsFor(events, paymeTxId);
 
 const ALL_METHODS: Array<[string, Record<string, unknown>]> = [
   ["CheckPerformTransaction", { amount: 500_000, account: { order_id: "x" } }],

@@ -5,8 +5,11 @@
  */
 import { Queue } from "bullmq";
 import Stripe from "stripe";
-import { PaymentEventSchema, QUEUES, type Envelope, type PaymentEvent } from "@payhooks/core";
+import { QUEUES, type Envelope } from "@payhooks/core";
 import {
+  adminClient,
+  drained,
+  paymentEventsFor,
   removeRedisServer,
   startIngress,
   startRedisServer,
@@ -87,33 +90,13 @@ async function deliver(body: string, options: { secret?: string; timestamp?: num
 }
 
 async function putOrder(orderId: string, amount: number, currency = "USD") {
-  const res = await fetch(`${ingress.adminUrl}/v1/orders/${orderId}`, {
-    method: "PUT",
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({ amount, currency }),
-  });
-  expect(res.status).toBe(201);
+  expect(await adminClient(ingress.adminUrl, ADMIN_TOKEN).putOrder(orderId, { amount, currency })).toBe(201);
 }
 
-async function order(orderId: string): Promise<{ status: string; paidAmount: number }> {
-  return (await (await fetch(`${ingress.adminUrl}/v1/orders/${orderId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as {
-    status: string;
-    paidAmount: number;
-  };
-}
-
-async function eventsFor(paymentId: string): Promise<PaymentEvent[]> {
-  const jobs = await eventsQueue.getJobs(["waiting", "completed", "active", "delayed"], 0, -1, true);
-  return jobs.map((j) => PaymentEventSchema.parse(j.data)).filter((e) => e.providerPaymentId === paymentId);
-}
-
+const order = (orderId: string) => adminClient(ingress.adminUrl, ADMIN_TOKEN).getOrder(orderId);
+const eventsFor = (paymentId: string) => paymentEventsFor(eventsQueue, paymentId);
 /** Waits until every Payske job has been processed. */
-async function settled(): Promise<void> {
-  await waitFor(async () => {
-    const c = await payskeQueue.getJobCounts("waiting", "active", "delayed", "prioritized");
-    return Object.values(c).every((n) => n === 0) || undefined;
-  }, "payske queue drained");
-}
+const settled = () => drained([payskeQueue]);
 
 it("takes a payment_intent.succeeded to a paid order; a redelivery is the same job and changes nothing", async () => {
   await putOrder("psk-order-1", 4_999);

@@ -5,9 +5,12 @@
  */
 import { Robokassa } from "@dev-aces/robokassa";
 import { Queue } from "bullmq";
-import { PaymentEventSchema, QUEUES, type PaymentEvent } from "@payhooks/core";
+import { QUEUES } from "@payhooks/core";
 import { signForTest } from "@payhooks/robokassa";
 import {
+  adminClient,
+  drained,
+  paymentEventsFor,
   removeRedisServer,
   startIngress,
   startRedisServer,
@@ -90,32 +93,12 @@ async function result(method: "GET" | "POST", params: Record<string, string>, ur
 }
 
 async function putOrder(orderId: string, amount: number, currency = "RUB") {
-  const res = await fetch(`${ingress.adminUrl}/v1/orders/${orderId}`, {
-    method: "PUT",
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({ amount, currency }),
-  });
-  expect(res.status).toBe(201);
+  expect(await adminClient(ingress.adminUrl, ADMIN_TOKEN).putOrder(orderId, { amount, currency })).toBe(201);
 }
 
-async function order(orderId: string): Promise<{ status: string; paidAmount: number }> {
-  return (await (await fetch(`${ingress.adminUrl}/v1/orders/${orderId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as {
-    status: string;
-    paidAmount: number;
-  };
-}
-
-async function settled(): Promise<void> {
-  await waitFor(async () => {
-    const c = await rkQueue.getJobCounts("waiting", "active", "delayed", "prioritized");
-    return Object.values(c).every((n) => n === 0) || undefined;
-  }, "robokassa queue drained");
-}
-
-async function eventsFor(paymentId: string): Promise<PaymentEvent[]> {
-  const jobs = await eventsQueue.getJobs(["waiting", "completed", "active", "delayed"], 0, -1, true);
-  return jobs.map((j) => PaymentEventSchema.parse(j.data)).filter((e) => e.providerPaymentId === paymentId);
-}
+const order = (orderId: string) => adminClient(ingress.adminUrl, ADMIN_TOKEN).getOrder(orderId);
+const settled = () => drained([rkQueue]);
+const eventsFor = (paymentId: string) => paymentEventsFor(eventsQueue, paymentId);
 
 it("takes a POST ResultURL to a paid order with OK{InvId}; a redelivery is answered the same and is the same job", async () => {
   await putOrder("450009", 10_000);

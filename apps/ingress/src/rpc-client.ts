@@ -49,5 +49,5 @@ export function createRpcClient(deps: { queue: Queue; events: QueueEvents; timeo
     }
   }
 
-  return { call, inFlight: () => waiting.size };
+  return { call };
 }

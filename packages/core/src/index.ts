@@ -46,3 +46,4 @@ export type { Redis, RedisRole } from "./redis";
 export { createJobIndex } from "./job-index";
 export type { IndexedJob, JobIndex } from "./job-index";
 export { redactForDisplay } from "./redact";
+export { oldestWaitingAt } from "./queue-depth";

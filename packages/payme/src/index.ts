@@ -1,6 +1,6 @@
 export { PAYME_ERRORS, paymeMessage, rpcError, rpcResponse } from "./errors";
 export type { LocalizedMessage, PaymeErrorCode, PaymeReply } from "./errors";
-export { PAYME_METHODS, authenticate, parseBasicAuth, parseCall, requestId } from "./rpc";
+export { PAYME_METHODS, authenticate, basicAuthorization, parseBasicAuth, parseCall, requestId } from "./rpc";
 export type { PaymeCall, PaymeKeys, PaymeMethod, PaymeQueuedMethod } from "./rpc";
 export {
   PARAMS,

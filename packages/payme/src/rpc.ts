@@ -61,6 +61,11 @@ export function parseBasicAuth(header: string | undefined): { login: string; pas
   return { login: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
+/** The header Payme sends: `Basic base64(login:key)` (for simulators and tests; the inverse of parseBasicAuth). */
+export function basicAuthorization(login: string, key: string): string {
+  return `Basic ${Buffer.from(`${login}:${key}`, "utf8").toString("base64")}`;
+}
+
 export type PaymeKeys = {
   login: string;
   /** the production key now in force */

@@ -6,3 +6,4 @@ export { INGRESS_MAIN, WORKER_MAIN, startIngress, startMerchantEndpoint, startWo
 export type { ReceivedWebhook } from "./pipeline";
 export { paymeAuth, paymeCall, paymeId } from "./payme-client";
 export type { PaymeResponse } from "./payme-client";
+export { adminClient, drained, paymentEventsFor } from "./pipeline-probes";

@@ -1,3 +1,5 @@
+import { basicAuthorization } from "@payhooks/payme";
+
 /** What Payme would send: a JSON-RPC POST with Basic auth, `text/json` as in Payme's own example. */
 export type PaymeResponse = {
   id: unknown;
@@ -8,7 +10,7 @@ export type PaymeResponse = {
 let nextId = 1;
 
 export function paymeAuth(key: string, login = "Paycom"): string {
-  return `Basic ${Buffer.from(`${login}:${key}`, "utf8").toString("base64")}`;
+  return basicAuthorization(login, key);
 }
 
 /** Calls a Payme endpoint as Payme does; fails the test if the HTTP status is not 200. */
