@@ -1,106 +1,252 @@
-// npm run bench — prints figures; asserts nothing. Loopback only, bounded in time.
-// Runs a private Redis, one ingress and one worker process, and a bare Express server, then
-// drives each with autocannon (same duration and connections) and reports the ratio.
-const { createHmac } = require("node:crypto");
-const { mkdirSync, writeFileSync } = require("node:fs");
+// npm run bench — prints figures and asserts nothing. Loopback only, bounded in time.
+//
+// 1. Ack throughput: one ingress against a bare Express server that answers a POST of the same
+//    size with 200 (the ceiling on this machine). Each provider route and the bare server are
+//    driven by autocannon for the same duration and connections, in alternating order. No worker
+//    consumes during these runs: the ingress is measured alone, as it is deployed (workers are
+//    separate processes, usually on other machines); its jobs wait in Redis.
+// 2. End to end: a fixed number of signed Payram deliveries, from the first HTTP request to the
+//    last PaymentEvent queued, with 1 and then 2 worker processes running.
+// 3. Payme request–reply (through the queue to a worker and back): as fast as it goes, and at a
+//    fixed 300 requests/s.
+// Peak RSS (VmHWM) of the ingress and of each worker is read from /proc at the end.
+// Figures: printed, written as JSON to bench/results/ (git-ignored), and as Markdown to
+// bench/RESULTS.md (committed; the README links to it).
+const { execFileSync } = require("node:child_process");
+const { mkdirSync, readFileSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const { join, resolve } = require("node:path");
 const autocannon = require("autocannon");
 const { Queue } = require("bullmq");
-const IORedis = require("ioredis");
+const { createRedis, QUEUES } = require("../packages/core/dist");
 const { freePort, removeRedisServer, spawnNode, startRedisServer, startIngress, startWorker, waitFor } = require("../packages/testing/dist");
+const { routes, BENCH_ENV } = require("./routes");
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S || 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50);
-const SECRET = "bench-payram-key";
-const PAYME_KEY = "bench-payme-key";
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
+const E2E_DELIVERIES = Number(process.env.BENCH_E2E_DELIVERIES || 20_000);
+const PAYME_RATE = 300;
+const ASYNC_ROUTES = ["payram", "payske", "robokassa"];
+const BUDGET = { rpsRatio: 0.8, p99Ratio: 2, eventsPerSecond: 2000, paymeP99Ms: 25 };
 
-function run(opts) {
+const LABELS = {
+  bare: "bare Express (ceiling)",
+  payram: "POST /webhooks/payram",
+  payske: "POST /webhooks/payske",
+  robokassa: "POST /webhooks/robokassa/result",
+};
+
+function load(opts) {
   return new Promise((done, fail) => autocannon({ duration: DURATION_S, connections: CONNECTIONS, ...opts }, (e, r) => (e ? fail(e) : done(r))));
 }
-const summary = (r) => ({ rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, p999: r.latency.p99_9, non2xx: r.non2xx, errors: r.errors + r.timeouts });
+const summary = (r) => ({
+  rps: Math.round(r.requests.average),
+  p50: r.latency.p50,
+  p99: r.latency.p99,
+  p999: r.latency.p99_9,
+  non2xx: r.non2xx,
+  errors: r.errors + r.timeouts,
+  requests: r.requests.total,
+});
+
+/** Peak resident set of a process, in MiB (Linux VmHWM). */
+function peakRssMiB(pid) {
+  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return kb ? Math.round(Number(kb) / 1024) : null;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  let redisVersion = "";
+  try {
+    redisVersion = /v=([\d.]+)/.exec(execFileSync("redis-server", ["--version"], { encoding: "utf8" }))?.[1] ?? "";
+  } catch {}
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model?.trim() ?? "unknown",
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    redis: redisVersion,
+    loadAverageAtStart: os.loadavg().map((l) => +l.toFixed(2)),
+  };
+}
+
+const ratio = (a, b) => +(a / b).toFixed(2);
+const pass = (ok) => (ok ? "met" : "not met");
 
 async function main() {
+  const startedAt = new Date().toISOString();
+  const host = machine();
   const redis = await startRedisServer();
-  const env = { REDIS_URL: redis.url, PAYRAM_WEBHOOK_SECRET: SECRET, PAYME_KEY, ADMIN_TOKEN: "bench-admin-token-0123456789", LOG_LEVEL: "warn", QUEUE_PREFIX: "bench" };
-  const [ingress, worker] = await Promise.all([startIngress({ ...env, LOG_LEVEL: "info" }), startWorker({ ...env, LOG_LEVEL: "info" })]);
+  const env = { ...BENCH_ENV, REDIS_URL: redis.url, LOG_LEVEL: "info" };
+  const ingress = await startIngress(env);
   const barePort = await freePort();
   const bare = spawnNode(resolve(__dirname, "bare-server.js"), { PORT: String(barePort) });
   await bare.waitForLine(/bare listening/);
+  const route = routes(ingress, `http://127.0.0.1:${barePort}/`);
+  const conn = createRedis(redis.url, "worker");
+  const queue = (name) => new Queue(name, { connection: conn, prefix: BENCH_ENV.QUEUE_PREFIX });
+  const events = queue(QUEUES.paymentEvents);
 
-  let n = 0;
-  let paymeUnanswered = 0;
-  const payram = {
-    url: `${ingress.url}/webhooks/payram`,
-    method: "POST",
-    // Every request is a new payment, so every one is a real enqueue and a real ledger change.
-    requests: [{
-      setupRequest: (req) => {
-        const body = JSON.stringify({ reference_id: `bench-${process.pid}-${++n}`, status: "FILLED", amount: "49.99", filled_amount: "49.99", currency: "USD" });
-        const sig = createHmac("sha256", SECRET).update(body).digest("hex");
-        return { ...req, body, headers: { "content-type": "application/json", "x-payram-signature": `sha256=${sig}` } };
-      },
-    }],
-  };
-  const bareOpts = { url: `http://127.0.0.1:${barePort}/`, method: "POST", body: JSON.stringify({ reference_id: "x", status: "FILLED", amount: "49.99" }), headers: { "content-type": "application/json" } };
-
-  // Alternate the order to spread warm-up and machine noise over both.
-  const results = { bare: [], payram: [] };
-  for (const order of [["bare", "payram"], ["payram", "bare"]]) {
-    for (const name of order) results[name].push(summary(await run(name === "bare" ? bareOpts : payram)));
+  // 1. Ack throughput, alternating the order each round to spread warm-up and noise.
+  const names = ["bare", ...ASYNC_ROUTES];
+  const runs = Object.fromEntries(names.map((n) => [n, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) {
+      const s = summary(await load(route[name].request));
+      runs[name].push(s);
+      console.log(`round ${round + 1}: ${LABELS[name].padEnd(32)} ${String(s.rps).padStart(6)} req/s  p99 ${s.p99} ms  non-2xx ${s.non2xx}`);
+    }
   }
   const best = (rs) => rs.reduce((a, b) => (b.rps > a.rps ? b : a));
-  const bareBest = best(results.bare);
-  const payramBest = best(results.payram);
+  const bareBest = best(runs.bare);
+  const ack = Object.fromEntries(
+    ASYNC_ROUTES.map((name) => {
+      const b = best(runs[name]);
+      return [name, { ...b, rpsRatio: ratio(b.rps, bareBest.rps), p99Ratio: ratio(b.p99, bareBest.p99) }];
+    }),
+  );
+  // The route runs left their jobs waiting for a worker: clear them so the next phases start empty.
+  for (const name of [...ASYNC_ROUTES.map((n) => QUEUES[n]), QUEUES.paymentEvents]) {
+    const q = queue(name);
+    await q.obliterate({ force: true });
+    await q.close();
+  }
 
-  // End to end: from the first accepted webhook to the last job processed by the one worker.
-  const conn = new IORedis({ path: redis.socketPath, maxRetriesPerRequest: null });
-  const queue = new Queue("payram", { connection: conn, prefix: "bench" });
-  const started = Date.now();
-  const drained = await waitFor(async () => {
-    const c = await queue.getJobCounts("waiting", "active", "completed");
-    return c.waiting + c.active === 0 ? c.completed : undefined;
-  }, "queue drained", 300_000);
-  const drainAfterLoadMs = Date.now() - started;
-  const events = await new Queue("payment-events", { connection: conn, prefix: "bench" }).getJobCountByTypes("waiting");
+  // 2. End to end with 1, then 2 workers: the clock runs from the first request to the moment
+  // the last delivery's PaymentEvent is queued.
+  const workers = [];
+  const endToEnd = [];
+  for (const count of [1, 2]) {
+    while (workers.length < count) workers.push(await startWorker(env));
+    const before = await events.getJobCountByTypes("waiting", "completed", "active", "delayed");
+    const t0 = performance.now();
+    const r = await new Promise((done, fail) =>
+      autocannon({ ...route.payram.request, connections: CONNECTIONS, amount: E2E_DELIVERIES }, (e, x) => (e ? fail(e) : done(x))),
+    );
+    const accepted = r["2xx"];
+    const ackSeconds = (performance.now() - t0) / 1000;
+    await waitFor(async () => (await events.getJobCountByTypes("waiting", "completed", "active", "delayed")) - before >= accepted || undefined, "every PaymentEvent", 300_000);
+    const seconds = (performance.now() - t0) / 1000;
+    endToEnd.push({
+      workers: count,
+      deliveries: E2E_DELIVERIES,
+      accepted,
+      eventsPerSecond: Math.round(accepted / seconds),
+      acceptedPerSecond: Math.round(accepted / ackSeconds),
+      seconds: +seconds.toFixed(2),
+      lastEventAfterLastAckMs: Math.round((seconds - ackSeconds) * 1000),
+    });
+    console.log(`end to end, ${count} worker(s): ${accepted} deliveries → ${accepted} PaymentEvents in ${seconds.toFixed(2)} s`);
+  }
 
-  // Payme request–reply: every call goes through the queue to the worker and back (one shared
-  // QueueEvents in the ingress), CONNECTIONS calls in flight at once.
-  await fetch(`${ingress.adminUrl}/v1/orders/bench-payme`, {
-    method: "PUT",
-    headers: { authorization: "Bearer bench-admin-token-0123456789", "content-type": "application/json" },
-    body: JSON.stringify({ amount: 500000, currency: "UZS" }),
-  });
-  const paymeResult = await run({
-    url: `${ingress.url}/webhooks/payme`,
-    method: "POST",
-    headers: { "content-type": "text/json", authorization: `Basic ${Buffer.from(`Paycom:${PAYME_KEY}`).toString("base64")}` },
-    body: JSON.stringify({ id: 1, method: "CheckPerformTransaction", params: { amount: 500000, account: { order_id: "bench-payme" } } }),
-    // A -32400 (unanswered within the bound) is still HTTP 200: count it from the body.
-    setupClient: (client) => client.on("body", (b) => { if (b.includes("-32400")) paymeUnanswered++; }),
-  });
-  const paymeBest = summary(paymeResult);
+  // 3. Payme request–reply with the 2 workers: flat out, then at a fixed rate.
+  await route.payme.setup();
+  let unanswered = 0;
+  const countUnanswered = (client) => client.on("body", (b) => { if (b.includes("-32400")) unanswered++; });
+  const paymeMax = { ...summary(await load({ ...route.payme.request, setupClient: countUnanswered })), unanswered };
+  unanswered = 0;
+  const paymeFixed = { ...summary(await load({ ...route.payme.request, overallRate: PAYME_RATE, setupClient: countUnanswered })), unanswered, rate: PAYME_RATE };
+  console.log(`Payme CheckPerformTransaction: ${paymeMax.rps} req/s flat out; at ${PAYME_RATE}/s p50 ${paymeFixed.p50} ms, p99 ${paymeFixed.p99} ms`);
 
-
-  const figures = {
-    machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
-    durationS: DURATION_S,
-    connections: CONNECTIONS,
-    bare: bareBest,
-    payram: { ...payramBest, ratioToBare: +(payramBest.rps / bareBest.rps).toFixed(2) },
-    paymeCheckPerform: { ...paymeBest, unanswered: paymeUnanswered, ratioToBare: +(paymeBest.rps / bareBest.rps).toFixed(2) },
-    endToEnd: { jobsCompleted: drained, paymentEventsQueued: events, drainAfterLoadMs },
+  const rss = { ingressMiB: peakRssMiB(ingress.proc.child.pid), workersMiB: workers.map((w) => peakRssMiB(w.child.pid)) };
+  const e2eBest = endToEnd.reduce((a, b) => (b.eventsPerSecond > a.eventsPerSecond ? b : a));
+  const budgets = {
+    ...Object.fromEntries(
+      ASYNC_ROUTES.map((n) => [
+        n,
+        { rps: `${ack[n].rpsRatio} × bare (≥ ${BUDGET.rpsRatio})`, p99: `${ack[n].p99Ratio} × bare (≤ ${BUDGET.p99Ratio})`, met: ack[n].rpsRatio >= BUDGET.rpsRatio && ack[n].p99Ratio <= BUDGET.p99Ratio },
+      ]),
+    ),
+    endToEnd: { eventsPerSecond: e2eBest.eventsPerSecond, budget: BUDGET.eventsPerSecond, met: e2eBest.eventsPerSecond >= BUDGET.eventsPerSecond },
+    payme: { p99Ms: paymeFixed.p99, budgetMs: BUDGET.paymeP99Ms, met: paymeFixed.p99 <= BUDGET.paymeP99Ms && paymeFixed.unanswered === 0 && paymeFixed.non2xx === 0 },
   };
-  console.log("\npayhooks bench (figures only; see issue 7 for the full benchmark)");
-  console.table({ bare: bareBest, "POST /webhooks/payram": payramBest, "Payme CheckPerformTransaction (request–reply)": paymeBest });
-  console.log(JSON.stringify(figures, null, 2));
-  mkdirSync(join(__dirname, "results"), { recursive: true });
-  writeFileSync(join(__dirname, "results", `bench-${Date.now()}.json`), JSON.stringify(figures, null, 2));
+  const figures = {
+    startedAt,
+    machine: host,
+    settings: { durationSeconds: DURATION_S, connections: CONNECTIONS, rounds: ROUNDS, e2eDeliveries: E2E_DELIVERIES, logLevel: env.LOG_LEVEL, adminApiAndMetrics: true },
+    bare: bareBest,
+    routes: ack,
+    runs,
+    endToEnd,
+    payme: { flatOut: paymeMax, fixedRate: paymeFixed },
+    peakRss: rss,
+    budgets,
+  };
 
-  await Promise.all([queue.close()]);
+  console.log("\npayhooks bench");
+  console.table({
+    [LABELS.bare]: bareBest,
+    ...Object.fromEntries(ASYNC_ROUTES.map((n) => [LABELS[n], ack[n]])),
+    "Payme CheckPerform, flat out": paymeMax,
+    [`Payme CheckPerform at ${PAYME_RATE}/s`]: paymeFixed,
+  });
+  console.table(endToEnd);
+  console.log("peak RSS:", rss);
+  for (const [name, b] of Object.entries(budgets)) console.log(`budget ${name}: ${pass(b.met)}`, b);
+
+  const resultsDir = join(__dirname, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `bench-${startedAt.replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, `${JSON.stringify(figures, null, 2)}\n`);
+  writeFileSync(join(__dirname, "RESULTS.md"), markdown(figures));
+  console.log(`\nwrote ${file} and bench/RESULTS.md`);
+
+  await events.close();
   conn.disconnect();
-  await Promise.all([ingress.proc.stop(), worker.stop(), bare.stop()]);
+  await Promise.all([ingress.proc.stop(), ...workers.map((w) => w.stop()), bare.stop()]);
   await removeRedisServer(redis);
 }
 
-main().catch((err) => { console.error(err); process.exit(1); });
+function markdown(f) {
+  const n = (x) => x.toLocaleString("en-US");
+  const m = f.machine;
+  const row = (label, s, extra = "") => `| ${label} | ${n(s.rps)}${extra} | ${s.p50} ms | ${s.p99} ms | ${s.p999} ms | ${s.non2xx} |`;
+  const lines = [
+    "# Benchmark results",
+    "",
+    `Written by \`npm run bench\` on ${f.startedAt.slice(0, 10)}; the raw figures are in \`bench/results/\` on the machine that ran it.`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, Redis ${m.redis}; load average at start ${m.loadAverageAtStart.join(" / ")}.`,
+    `Each run: ${f.settings.durationSeconds} s, ${f.settings.connections} connections, best of ${f.settings.rounds} alternating rounds; log level ${f.settings.logLevel}; admin API and metrics on.`,
+    "The load generator, Redis and the process under test share the machine's cores.",
+    "",
+    "## Acknowledgement throughput (the ingress alone; its jobs wait in Redis)",
+    "",
+    "| route | requests/s | p50 | p99 | p99.9 | non-2xx |",
+    "| --- | --- | --- | --- | --- | --- |",
+    row("bare Express (ceiling)", f.bare),
+    ...ASYNC_ROUTES.map((r) => row(LABELS[r], f.routes[r], ` (${f.routes[r].rpsRatio} × bare; p99 ${f.routes[r].p99Ratio} × bare)`)),
+    "",
+    "## End to end: first HTTP request → last PaymentEvent queued",
+    "",
+    "| workers | deliveries | events/s | accepted/s | last event after last ack |",
+    "| --- | --- | --- | --- | --- |",
+    ...f.endToEnd.map((e) => `| ${e.workers} | ${n(e.accepted)} | ${n(e.eventsPerSecond)} | ${n(e.acceptedPerSecond)} | ${n(e.lastEventAfterLastAckMs)} ms |`),
+    "",
+    "## Payme request–reply (CheckPerformTransaction through the queue and a worker, 2 workers)",
+    "",
+    "| load | requests/s | p50 | p99 | p99.9 | unanswered (-32400) |",
+    "| --- | --- | --- | --- | --- | --- |",
+    `| flat out | ${n(f.payme.flatOut.rps)} | ${f.payme.flatOut.p50} ms | ${f.payme.flatOut.p99} ms | ${f.payme.flatOut.p999} ms | ${f.payme.flatOut.unanswered} |`,
+    `| fixed ${f.payme.fixedRate.rate}/s | ${n(f.payme.fixedRate.rps)} | ${f.payme.fixedRate.p50} ms | ${f.payme.fixedRate.p99} ms | ${f.payme.fixedRate.p999} ms | ${f.payme.fixedRate.unanswered} |`,
+    "",
+    `Peak RSS: ingress ${f.peakRss.ingressMiB} MiB; workers ${f.peakRss.workersMiB.map((w) => `${w} MiB`).join(", ")}.`,
+    "",
+    "## Budgets (reported, not asserted)",
+    "",
+    "| budget | figure | |",
+    "| --- | --- | --- |",
+    ...ASYNC_ROUTES.map((r) => `| ${LABELS[r]}: ≥ ${BUDGET.rpsRatio} × bare requests/s, p99 ≤ ${BUDGET.p99Ratio} × bare p99 | ${f.budgets[r].rps}; ${f.budgets[r].p99} | ${pass(f.budgets[r].met)} |`),
+    `| end to end ≥ ${n(BUDGET.eventsPerSecond)} events/s | ${n(f.budgets.endToEnd.eventsPerSecond)} | ${pass(f.budgets.endToEnd.met)} |`,
+    `| Payme p99 ≤ ${BUDGET.paymeP99Ms} ms at ${PAYME_RATE}/s | ${f.budgets.payme.p99Ms} ms | ${pass(f.budgets.payme.met)} |`,
+    "",
+  ];
+  return lines.join("\n");
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
