@@ -1,6 +1,6 @@
 import express, { type Express } from "express";
-import { pinoHttp } from "pino-http";
 import type { Logger, Redis } from "@payhooks/core";
+import { accessLog } from "./access-log";
 import { createErrorHandler } from "./http-errors";
 import type { RequestMetrics } from "./metrics";
 import { createPaymeRouter, type PaymeRouteDeps } from "./routes/payme";
@@ -36,14 +36,8 @@ export function createApp(deps: IngressDeps): Express {
   app.disable("x-powered-by");
   app.set("etag", false);
   app.set("trust proxy", deps.trustProxy ?? false);
-  app.use(
-    pinoHttp({
-      logger,
-      // Headers are redacted by the logger's paths; bodies are never logged.
-      serializers: { req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, url: req.url }) },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
-    }),
-  );
+  // One line per request; headers and bodies are never logged.
+  app.use(accessLog(logger));
 
   app.get("/healthz", (_req, res) => void res.json({ status: "ok" }));
   app.get("/readyz", async (_req, res) => {
