@@ -32,6 +32,10 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
       return void res.status(400).json({ error: "invalid_payload", message: err.message });
     }
     if (err instanceof LedgerConflictError) return void res.status(409).json({ error: "conflict", message: err.message });
+    // Any other body-parser error carries just a 4xx `status`: a compressed body that does not
+    // inflate (corrupt gzip/deflate/br) is a 400 wrapping zlib's error. The request is at fault.
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === "number" && status >= 400 && status < 500) return void res.status(status).json({ error: "bad_request" });
     if (err instanceof EnqueueUnavailableError) {
       logger.warn({ err: { message: err.message, cause: String(err.cause) } }, "enqueue failed; answering 503");
       return void res.status(503).json({ error: "unavailable" });

@@ -951,6 +951,14 @@ describe("parseParams: -32600 with data = the first offending field", () => {
   it.each([
     ["CheckPerformTransaction", "amount", { account: { order_id: ORDER_ID } }],
     ["CheckPerformTransaction", "amount", { amount: "500000", account: { order_id: ORDER_ID } }],
+    // Payme's Amount is a positive integer of tiyin (payme.md §2): any other number is the wrong type.
+    ["CheckPerformTransaction", "amount", { amount: 0, account: { order_id: ORDER_ID } }],
+    ["CheckPerformTransaction", "amount", { amount: -AMOUNT, account: { order_id: ORDER_ID } }],
+    ["CheckPerformTransaction", "amount", { amount: AMOUNT + 0.5, account: { order_id: ORDER_ID } }],
+    ["CheckPerformTransaction", "amount", { amount: 2 ** 53, account: { order_id: ORDER_ID } }],
+    ["CheckPerformTransaction", "amount", { amount: Infinity, account: { order_id: ORDER_ID } }],
+    ["CreateTransaction", "amount", { ...createParams(), amount: -0 }],
+    ["CreateTransaction", "amount", { ...createParams(), amount: 1e21 }],
     ["CheckPerformTransaction", "account", { amount: AMOUNT }],
     ["CheckPerformTransaction", "account", { amount: AMOUNT, account: ORDER_ID }],
     ["CheckPerformTransaction", "account", { amount: AMOUNT, account: [ORDER_ID] }],

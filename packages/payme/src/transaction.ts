@@ -60,10 +60,16 @@ const PAYMENT_STATUS: Record<PaymeState, string> = { 1: "created", 2: "performed
 const Id = z.string().min(1).max(64);
 const Timestamp = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const Account = z.record(z.string(), z.unknown());
+/**
+ * Payme's Amount (payme.md §2): a positive integer of tiyin. Anything else is a param of the
+ * wrong type, -32600 (§1.5 step 6), refused before it is queued; an integer that differs from
+ * the order's is -31001, decided against the ledger.
+ */
+const Amount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 export const PARAMS = {
-  CheckPerformTransaction: z.object({ amount: z.number(), account: Account }),
-  CreateTransaction: z.object({ id: Id, time: Timestamp, amount: z.number(), account: Account }),
+  CheckPerformTransaction: z.object({ amount: Amount, account: Account }),
+  CreateTransaction: z.object({ id: Id, time: Timestamp, amount: Amount, account: Account }),
   PerformTransaction: z.object({ id: Id }),
   CancelTransaction: z.object({
     id: Id,

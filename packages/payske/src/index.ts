@@ -1,6 +1,6 @@
 export { INITIAL_PAYSKE_STATE, decidePayske } from "./decide";
 export type { PayskeState, PayskeStatus } from "./decide";
-export { PayskeEventSchema, parsePayskeEvent, payskeJobId, toPayskeNotification } from "./schemas";
+export { PayskeEventSchema, checkPayskeObject, parsePayskeEvent, payskeJobId, toPayskeNotification } from "./schemas";
 export type { PayskeChange, PayskeEvent, PayskeNotification } from "./schemas";
 export {
   DEFAULT_TOLERANCE_SECONDS,

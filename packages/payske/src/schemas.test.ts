@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import { PayloadValidationError } from "@payhooks/core";
-import { PayskeEventSchema, parsePayskeEvent, payskeJobId, toPayskeNotification, type PayskeEvent } from "./schemas";
+import { PayskeEventSchema, checkPayskeObject, parsePayskeEvent, payskeJobId, toPayskeNotification, type PayskeEvent } from "./schemas";
 
 /*
  * Fixtures are Stripe-shaped (providers.md §3: Payske is Stripe under another name). Each object
@@ -468,5 +468,23 @@ describe("toPayskeNotification", () => {
 
   it("is null for an unmapped type even when its object would fail a mapped type's schema", () => {
     expect(notify(event("refund.created", { id: "re_3PQhKx2eZvKYlo2C1", object: "refund", amount: "not a number" }))).toBeNull();
+  });
+});
+
+describe("checkPayskeObject (the ingress refuses with 400 what the worker could not process)", () => {
+  it.each([
+    ["a negative amount", event("payment_intent.succeeded", paymentIntent({ amount: -1 }))],
+    ["a fractional amount", event("payment_intent.succeeded", paymentIntent({ amount_received: 49.5 }))],
+    ["an amount past 2^53", event("charge.refunded", charge({ amount_refunded: 2 ** 53 }))],
+    ["a currency that is not three letters", event("charge.dispute.created", dispute({ currency: "dollars" }))],
+    ["no object id", without(event("checkout.session.completed", session()), "data.object.id")],
+  ])("throws PayloadValidationError for a mapped type with %s", (_label, body) => {
+    expect(thrown(() => checkPayskeObject(received(body)))).toBeInstanceOf(PayloadValidationError);
+  });
+
+  it("passes a valid mapped event, a pending checkout session, and any unmapped type", () => {
+    expect(() => checkPayskeObject(received(succeeded))).not.toThrow();
+    expect(() => checkPayskeObject(received(event("checkout.session.completed", session({ payment_status: "unpaid" }))))).not.toThrow();
+    expect(() => checkPayskeObject(received(event("refund.created", { id: "re_1", object: "refund", amount: "not a number" })))).not.toThrow();
   });
 });

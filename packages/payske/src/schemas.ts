@@ -167,3 +167,13 @@ export function toPayskeNotification(event: PayskeEvent, orderKey: string): Pays
       return null;
   }
 }
+
+/**
+ * Checks what the worker will read of an event, before it is queued: a mapped type whose
+ * `data.object` is not what its type says (a negative, fractional or unsafe amount, a bad
+ * currency …) throws PayloadValidationError, so the ingress answers 400 instead of queueing a
+ * job that could only fail. Unmapped types pass; the order metadata key picks, never refuses.
+ */
+export function checkPayskeObject(event: PayskeEvent): void {
+  toPayskeNotification(event, "order_id");
+}

@@ -5,6 +5,7 @@ import {
   PAYME_ERRORS,
   authenticate,
   parseCall,
+  parseParams,
   requestId,
   rpcError,
   rpcResponse,
@@ -13,6 +14,7 @@ import {
   type PaymeReply,
 } from "@payhooks/payme";
 import { keptHeaders, flatHeaders } from "../headers";
+import { parseJsonBody } from "../json-body";
 import { NO_REQUEST_METRICS, markOutcome, type RequestMetrics, type RequestOutcome } from "../metrics";
 import type { PaymeKeyStore } from "../payme-keys";
 import type { RpcClient } from "../rpc-client";
@@ -106,13 +108,11 @@ export function createPaymeRouter(deps: PaymeRouteDeps): Router {
     // Payme sends `text/json`: the body is read whatever its Content-Type.
     express.raw({ type: () => true, limit: deps.bodyLimit }),
     async (req, res) => {
-      const rawBody = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";
-      let body: unknown;
-      try {
-        body = JSON.parse(rawBody);
-      } catch {
-        return send(res, null, rpcError(PAYME_ERRORS.PARSE_ERROR));
-      }
+      // Not UTF-8 or not JSON: -32700. Valid JSON nested past MAX_JSON_DEPTH could not be queued: -32600.
+      const parsedBody = parseJsonBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+      if (!parsedBody.ok && parsedBody.reason === "invalid_json") return send(res, null, rpcError(PAYME_ERRORS.PARSE_ERROR));
+      if (!parsedBody.ok) return send(res, requestId(parsedBody.value), rpcError(PAYME_ERRORS.INVALID_REQUEST));
+      const { value: body, text: rawBody } = parsedBody;
       // From here on every answer echoes the request's id.
       const id = requestId(body);
       if (!deps.provider) return send(res, id, rpcError(PAYME_ERRORS.SYSTEM_ERROR, "provider_not_configured"));
@@ -141,6 +141,9 @@ export function createPaymeRouter(deps: PaymeRouteDeps): Router {
       if (call.method === "ChangePassword") {
         return changePassword(res, call, mode, current);
       }
+      // Params of the wrong type (payme.md §1.5 step 6) are malformed JSON-RPC: answered here, never queued.
+      const params = parseParams(call.method, call.params);
+      if (!params.ok) return send(res, call.id, params.reply);
 
       const answer = await rpc.call(call.method, {
         provider: "payme",
@@ -162,8 +165,10 @@ export function createPaymeRouter(deps: PaymeRouteDeps): Router {
   // A body the parser refused (too large, bad encoding, aborted) is still answered in JSON-RPC.
   const onError: ErrorRequestHandler = (err, req, res, next) => {
     if (req.path !== "/webhooks/payme" || res.headersSent) return next(err);
-    const type = (err as { type?: unknown }).type;
-    if (typeof type === "string" && type.startsWith("entity.")) return send(res, null, rpcError(PAYME_ERRORS.INVALID_REQUEST));
+    // body-parser's errors all carry a 4xx `status` (too large, unsupported or corrupt encoding, aborted):
+    // the request is at fault, not the system, so not -32400 (which Payme retries).
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === "number" && status >= 400 && status < 500) return send(res, null, rpcError(PAYME_ERRORS.INVALID_REQUEST));
     logger.error({ err: { message: (err as Error).message } }, "payme route failed; -32400");
     send(res, null, rpcError(PAYME_ERRORS.SYSTEM_ERROR));
   };

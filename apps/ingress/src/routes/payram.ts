@@ -10,6 +10,7 @@ import {
 } from "@payhooks/payram";
 import { enqueue } from "../enqueue";
 import { flatHeaders, keptHeaders } from "../headers";
+import { parseJsonBody } from "../json-body";
 import { NO_REQUEST_METRICS, type RequestMetrics } from "../metrics";
 
 export type PayramRouteDeps = {
@@ -50,12 +51,10 @@ export function createPayramRouter(deps: PayramRouteDeps): Router {
       if (!verified.ok) return void res.status(401).json({ error: verified.reason });
       if (isTest) return void res.status(200).json(TEST_ACCEPTED);
 
-      let body: unknown;
-      try {
-        body = JSON.parse(rawBody.toString("utf8"));
-      } catch {
-        return void res.status(400).json({ error: "invalid_json" });
-      }
+      // Not UTF-8, not JSON, or nested too deep to queue: 400 (json-body.ts).
+      const parsedBody = parseJsonBody(rawBody);
+      if (!parsedBody.ok) return void res.status(400).json({ error: parsedBody.reason });
+      const { value: body, text } = parsedBody;
       const notification = parsePayramNotification(body); // PayloadValidationError → 400
 
       const jobId = payramJobId(notification);
@@ -63,7 +62,7 @@ export function createPayramRouter(deps: PayramRouteDeps): Router {
         provider: "payram",
         deliveryId: jobId,
         receivedAt: deps.now(),
-        rawBody: rawBody.toString("utf8"),
+        rawBody: text,
         payload: body,
         headers: keptHeaders(headers, ["content-type", "user-agent"]),
       };

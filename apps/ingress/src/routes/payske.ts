@@ -1,9 +1,10 @@
 import express, { Router } from "express";
 import type { Queue } from "bullmq";
 import { JOB_OPTIONS, type Envelope } from "@payhooks/core";
-import { PAYSKE_SIGNATURE_HEADER, parsePayskeEvent, payskeJobId, verifyPayskeSignature } from "@payhooks/payske";
+import { PAYSKE_SIGNATURE_HEADER, checkPayskeObject, parsePayskeEvent, payskeJobId, verifyPayskeSignature } from "@payhooks/payske";
 import { enqueue } from "../enqueue";
 import { flatHeaders, keptHeaders } from "../headers";
+import { parseJsonBody } from "../json-body";
 import { NO_REQUEST_METRICS, type RequestMetrics } from "../metrics";
 
 export type PayskeRouteDeps = {
@@ -44,20 +45,19 @@ export function createPayskeRouter(deps: PayskeRouteDeps): Router {
         return void res.status(400).json({ error: verified.reason });
       }
 
-      let body: unknown;
-      try {
-        body = JSON.parse(rawBody.toString("utf8"));
-      } catch {
-        return void res.status(400).json({ error: "invalid_json" });
-      }
+      // Not UTF-8, not JSON, or nested too deep to queue: 400 (json-body.ts).
+      const parsedBody = parseJsonBody(rawBody);
+      if (!parsedBody.ok) return void res.status(400).json({ error: parsedBody.reason });
+      const { value: body, text } = parsedBody;
       const event = parsePayskeEvent(body); // PayloadValidationError → 400
+      checkPayskeObject(event); // a mapped type's object the worker could not read: 400, not a job
 
       const jobId = payskeJobId(event);
       const envelope: Envelope = {
         provider: "payske",
         deliveryId: jobId,
         receivedAt: deps.now(),
-        rawBody: rawBody.toString("utf8"),
+        rawBody: text,
         payload: body,
         headers: keptHeaders(headers, ["content-type", "user-agent"]),
         livemode: event.livemode,
