@@ -56,6 +56,8 @@ function main(): void {
     ),
   } satisfies Record<ProviderId, (job: Job) => Promise<unknown>>;
 
+  /** A job whose worker died (its lock not renewed) runs again within about 2 × WORKER_LOCK_MS. */
+  const locking = { lockDuration: config.WORKER_LOCK_MS, stalledInterval: config.WORKER_LOCK_MS };
   const workers: Worker[] = [];
   for (const [provider, processor] of Object.entries(processors) as Array<[ProviderId, (job: Job) => Promise<unknown>]>) {
     workers.push(
@@ -64,13 +66,14 @@ function main(): void {
         connection,
         prefix,
         concurrency: config.WORKER_CONCURRENCY,
+        ...locking,
       }),
     );
   }
   if (merchant) {
     const processor = createMerchantDeliveryProcessor({ ...merchant, timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS });
     workers.push(
-      new Worker(QUEUES.merchantWebhooks, metrics.instrumentDelivery(QUEUES.merchantWebhooks, processor), { name: workerName, connection, prefix, concurrency: config.WORKER_CONCURRENCY }),
+      new Worker(QUEUES.merchantWebhooks, metrics.instrumentDelivery(QUEUES.merchantWebhooks, processor), { name: workerName, connection, prefix, concurrency: config.WORKER_CONCURRENCY, ...locking }),
     );
   } else {
     logger.info("merchant webhook delivery disabled: set MERCHANT_WEBHOOK_URL and MERCHANT_WEBHOOK_SECRET to enable it");

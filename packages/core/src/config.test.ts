@@ -27,6 +27,7 @@ describe("loadConfig", () => {
       QUEUE_PREFIX: "payhooks",
       BODY_LIMIT: 262_144, // 256kb
       WORKER_CONCURRENCY: 16,
+      WORKER_LOCK_MS: 30_000,
       LOG_LEVEL: "info",
       MERCHANT_WEBHOOK_TIMEOUT_MS: 10_000,
       TRUST_PROXY: false,
@@ -161,6 +162,7 @@ describe("loadConfig", () => {
     ["QUEUE_PREFIX", "pay:hooks"],
     ["LOG_LEVEL", "verbose"],
     ["WORKER_CONCURRENCY", "0"],
+    ["WORKER_LOCK_MS", "999"],
     ["MERCHANT_WEBHOOK_TIMEOUT_MS", "50"],
   ])("rejects a bad %s", (name, value) => {
     expect(configError({ [name]: value }).message).toMatch(new RegExp(`^${name}: `));

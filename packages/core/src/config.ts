@@ -93,6 +93,12 @@ export const ConfigSchema = z
     BODY_LIMIT: ByteSize.default(256 * 1024),
     /** Jobs one worker process runs at once, per provider queue. @defaultValue 16 */
     WORKER_CONCURRENCY: Int(1, 1000).default(16),
+    /**
+     * BullMQ's job lock (`lockDuration`, renewed every half of it) and the interval at which
+     * workers look for jobs whose lock expired (`stalledInterval`): a job whose worker process
+     * died runs again on another worker within about twice this. @defaultValue 30000 (BullMQ's)
+     */
+    WORKER_LOCK_MS: Int(1_000, 600_000).default(30_000),
     LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
     /** Express `trust proxy`: which proxies' X-Forwarded-For is believed for the client address. @defaultValue false */
     TRUST_PROXY: TrustProxy.default(false),

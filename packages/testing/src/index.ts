@@ -7,3 +7,14 @@ export type { ReceivedWebhook } from "./pipeline";
 export { paymeAuth, paymeCall, paymeId } from "./payme-client";
 export type { PaymeResponse } from "./payme-client";
 export { adminClient, drained, paymentEventsFor } from "./pipeline-probes";
+export {
+  ASYNC_PROVIDERS,
+  CHAOS_PAYME_KEY,
+  CHAOS_PROVIDER_ENV,
+  auditPayments,
+  mapLimit,
+  openPipelineStore,
+  paymentNotification,
+  processGroup,
+} from "./chaos";
+export type { AsyncProvider, ExpectedPayment, PaymentNotification, PipelineStore } from "./chaos";

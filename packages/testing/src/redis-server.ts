@@ -9,6 +9,12 @@ export type RedisServerOptions = {
   port?: number;
   /** Keep data here with AOF on (for `npm start`); default: a temp dir, no persistence. */
   dataDir?: string;
+  /**
+   * AOF on in the private temp dir with `appendfsync always`, so a SIGKILL and `restart()` keep
+   * every write Redis acknowledged. (With `everysec` Redis may reply before even write(2)-ing
+   * the AOF while a background fsync runs, so a crash test could lose acknowledged writes.)
+   */
+  aof?: boolean;
 };
 
 export type RedisServer = {
@@ -70,7 +76,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     "--unixsocketperm", "700",
     "--dir", options.dataDir ?? runDir,
     "--save", "",
-    "--appendonly", persistent ? "yes" : "no",
+    "--appendonly", persistent || options.aof ? "yes" : "no",
+    ...(options.aof ? ["--appendfsync", "always"] : []),
     "--maxmemory-policy", "noeviction",
     "--daemonize", "no",
     "--loglevel", "warning",

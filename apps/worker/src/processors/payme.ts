@@ -62,7 +62,10 @@ export function createPaymeProcessor(deps: {
         return outcome.decision;
       },
     });
-    const sent = result.kind === "applied" ? await emitter.flushPayment("payme", id) : [];
+    // On a replay too: the change may be this very run's (its ledger-cas ran, the reply was lost
+    // when Redis died, ioredis re-sent the script and it found the change made) or a dead run's;
+    // either way its events wait in the payment's outbox, and nothing else sends them soon.
+    const sent = await emitter.flushPayment("payme", id);
     return { reply: reply!, outcome: result.kind, events: sent.map((e) => e.id) };
   }
 
