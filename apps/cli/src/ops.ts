@@ -8,7 +8,7 @@ import {
   type Ledger,
   type PaymentRecord,
   type ProviderId,
-  type Redis,
+  type RedisConnection,
 } from "@payhooks/core";
 
 export const QUEUE_NAMES = Object.values(QUEUES) as string[];
@@ -61,7 +61,7 @@ function orderOf(job: Job): string | null {
 }
 
 /** Operator operations over the queues and the ledger, shared by every `payhooks` command. */
-export function createOps(deps: { redis: Redis; prefix: string; now?: () => number }) {
+export function createOps(deps: { redis: RedisConnection; prefix: string; now?: () => number }) {
   const now = deps.now ?? Date.now;
   const queues = new Map<string, Queue>();
   const ledger: Ledger = createLedger({ redis: deps.redis, prefix: deps.prefix });

@@ -4,7 +4,7 @@
  */
 import { resolve } from "node:path";
 import { Queue } from "bullmq";
-import { JOB_OPTIONS, QUEUES, createLedger, createRedis, type Envelope, type Redis } from "@payhooks/core";
+import { JOB_OPTIONS, QUEUES, createLedger, createRedis, type Envelope, type RedisConnection } from "@payhooks/core";
 import {
   removeRedisServer,
   spawnNode,
@@ -21,7 +21,7 @@ const PREFIX = "cli";
 const MERCHANT_SECRET = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
 
 let redisServer: RedisServer;
-let redis: Redis;
+let redis: RedisConnection;
 let worker: NodeProcess;
 let merchantStatus = 500;
 let merchant: Awaited<ReturnType<typeof startMerchantEndpoint>>;

@@ -5,7 +5,7 @@
  * refused action, 2 bad usage, 3 Redis unreachable.
  */
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError, createRedis, loadConfig, type Redis } from "@payhooks/core";
+import { ConfigError, createRedis, keyPrefix, loadConfig, type RedisConnection } from "@payhooks/core";
 import { CliError, EXIT, QUEUE_NAMES, STATES, createOps, parseSince, type Ops, type State } from "./ops";
 import { SCENARIOS, SimulationError, formatReport, simulate } from "./simulate";
 
@@ -25,7 +25,7 @@ function print(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(`${json ? JSON.stringify(value, null, 2) : human()}\n`);
 }
 
-async function connect(): Promise<{ redis: Redis; ops: Ops }> {
+async function connect(): Promise<{ redis: RedisConnection; ops: Ops }> {
   let config;
   try {
     config = loadConfig(process.env);
@@ -47,7 +47,7 @@ async function connect(): Promise<{ redis: Redis; ops: Ops }> {
     redis.disconnect();
     throw new CliError(`Redis at ${config.REDIS_URL.replace(/\/\/[^@]*@/, "//***@")} is unreachable`, EXIT.redis);
   }
-  return { redis, ops: createOps({ redis, prefix: config.QUEUE_PREFIX }) };
+  return { redis, ops: createOps({ redis, prefix: keyPrefix(config) }) };
 }
 
 /** Runs one command with a connection, closing it whatever happens. */

@@ -13,7 +13,8 @@ const ROOT = resolve(__dirname, "../../..");
 async function main(): Promise<void> {
   let redis: RedisServer | null = null;
   let redisUrl = process.env["REDIS_URL"];
-  if (!redisUrl) {
+  // REDIS_CLUSTER_NODES names a Redis Cluster: the services read it themselves.
+  if (!redisUrl && !process.env["REDIS_CLUSTER_NODES"]) {
     if (!findRedisServer()) {
       console.error(
         "payhooks: no redis-server found and REDIS_URL is not set: install Redis (apt-get install redis-server) or set REDIS_URL=redis://host:6379",
@@ -27,14 +28,14 @@ async function main(): Promise<void> {
     console.log(`payhooks: started redis-server at ${redisUrl} (AOF in ${dataDir})`);
   }
 
-  const env = { ...process.env, REDIS_URL: redisUrl };
+  const env = { ...process.env, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) };
   const children: ChildProcess[] = [
     spawn(process.execPath, [INGRESS_MAIN], { env, stdio: "inherit" }),
     spawn(process.execPath, [WORKER_MAIN], { env, stdio: "inherit" }),
   ];
   const port = process.env["PORT"] || "3000";
   console.log(`payhooks: ingress http://localhost:${port}  (webhooks under /webhooks/*, health /healthz, /readyz)`);
-  console.log(`payhooks: for the CLI in another shell: export REDIS_URL=${redisUrl}`);
+  if (redisUrl) console.log(`payhooks: for the CLI in another shell: export REDIS_URL=${redisUrl}`);
   if (process.env["ADMIN_TOKEN"]) {
     const admin = `http://${process.env["ADMIN_HOST"] || "127.0.0.1"}:${process.env["ADMIN_PORT"] || "3001"}`;
     console.log(`payhooks: admin   ${admin}  (orders /v1/orders/:orderId, dashboard /admin/queues, metrics /metrics; bearer ADMIN_TOKEN)`);

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { Queue } from "bullmq";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { PaymentEventSchema, QUEUES, createRedis, type PaymentEvent, type Redis } from "@payhooks/core";
+import { PaymentEventSchema, QUEUES, createRedis, type PaymentEvent, type RedisConnection } from "@payhooks/core";
 import { PAYSKE_SIGNATURE_HEADER, signForTest } from "@payhooks/payske";
 import {
   removeRedisServer,
@@ -39,7 +39,7 @@ if (!haveChromium) {
 
 (haveChromium ? describe : describe.skip)("the dashboard in chromium", () => {
   let redis: RedisServer;
-  let connection: Redis;
+  let connection: RedisConnection;
   let merchantWebhooks: Queue<PaymentEvent>;
   let payske: Queue;
   let merchantHealthy = false;

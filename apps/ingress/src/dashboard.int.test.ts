@@ -7,7 +7,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Queue, Worker } from "bullmq";
-import { QUEUES, createLedger, createLogger, createRedis, type Envelope, type Redis } from "@payhooks/core";
+import { QUEUES, createLedger, createLogger, createRedis, type Envelope, type RedisConnection } from "@payhooks/core";
 import { removeRedisServer, startRedisServer, waitFor, type RedisServer } from "@payhooks/testing";
 import { createAdminApp } from "./admin";
 import { DASHBOARD_PATH, createDashboard, type Dashboard } from "./dashboard";
@@ -18,8 +18,8 @@ const PREFIX = "dashboard-test";
 const NOW_MS = 1_700_000_000_000;
 
 let redisServer: RedisServer;
-let producer: Redis;
-let workerConnection: Redis;
+let producer: RedisConnection;
+let workerConnection: RedisConnection;
 let providerQueues: { payme: Queue; payram: Queue; payske: Queue; robokassa: Queue };
 let dashboard: Dashboard;
 let server: Server;

@@ -1,6 +1,6 @@
 /**
  * End to end over real processes: the built ingress and worker run as children against a
- * private redis-server; a Payram webhook goes in over HTTP, the order is read back through the
+ * private redis-server (or, in the e2e:cluster jest project, a private Redis Cluster); a Payram webhook goes in over HTTP, the order is read back through the
  * admin API, and the merchant endpoint receives an event whose signature is checked with the
  * `standardwebhooks` package (an implementation we did not write).
  */
@@ -12,28 +12,27 @@ import { signForTest } from "@payhooks/payram";
 import {
   INGRESS_MAIN,
   WORKER_MAIN,
-  removeRedisServer,
   spawnNode,
   startIngress,
   startMerchantEndpoint,
-  startRedisServer,
+  startTestRedis,
   startWorker,
   waitFor,
   type NodeProcess,
-  type RedisServer,
+  type TestRedis,
 } from "@payhooks/testing";
 
 const PAYRAM_SECRET = "e2e-payram-project-key";
 const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 const MERCHANT_SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 
-let redis: RedisServer;
+let redis: TestRedis;
 let merchant: Awaited<ReturnType<typeof startMerchantEndpoint>>;
 let ingress: Awaited<ReturnType<typeof startIngress>>;
 let worker: NodeProcess;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
+  redis = await startTestRedis();
   // The merchant's endpoint fails its first delivery: the event must be retried, same webhook-id.
   merchant = await startMerchantEndpoint((n) => (n === 1 ? 500 : 204));
   const env = {
@@ -50,7 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([ingress?.proc.stop(), worker?.stop()]);
   await merchant?.close();
-  await removeRedisServer(redis);
+  await redis?.remove();
 });
 
 const admin = (path: string, init: RequestInit = {}) =>

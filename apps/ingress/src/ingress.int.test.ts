@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Queue } from "bullmq";
-import { QUEUES, createLedger, createLogger, createRedis, type Redis } from "@payhooks/core";
+import { QUEUES, createLedger, createLogger, createRedis, type RedisConnection } from "@payhooks/core";
 import { signForTest } from "@payhooks/payram";
 import { removeRedisServer, startRedisServer, waitFor, type RedisServer } from "@payhooks/testing";
 import { createAdminApp } from "./admin";
@@ -13,7 +13,7 @@ const PREFIX = "ingress-test";
 const NOW_MS = 1_700_000_000_000;
 
 let redisServer: RedisServer;
-let redis: Redis;
+let redis: RedisConnection;
 let queue: Queue;
 let server: Server;
 let base: string;

@@ -6,6 +6,7 @@ import {
   createLogger,
   createRedis,
   enabledProviders,
+  keyPrefix,
   loadConfigOrExit,
 } from "@payhooks/core";
 import { createAdminApp } from "./admin";
@@ -36,13 +37,15 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit("ingress");
   const logger = createLogger({ level: config.LOG_LEVEL, name: "ingress" });
   const redis = createRedis(config.REDIS_URL, "producer", "payhooks-ingress");
+  /** QUEUE_PREFIX, hash-tagged against a Redis Cluster */
+  const prefix = keyPrefix(config);
   redis.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));
 
   const enabled = enabledProviders(config);
   // One Queue per queue on the producer connection, shared by the routes, the dashboard and /metrics.
   const queues = Object.fromEntries(
     (Object.entries(QUEUES) as Array<[QueueKey, string]>).map(([key, name]) => {
-      const queue = new Queue(name, { connection: redis, prefix: config.QUEUE_PREFIX });
+      const queue = new Queue(name, { connection: redis, prefix });
       queue.on("error", (err) => logger.warn({ err: { message: err.message }, queue: name }, "queue error"));
       return [key, queue];
     }),
@@ -51,14 +54,14 @@ async function main(): Promise<void> {
   // Payme is request–reply: one QueueEvents (its own blocking connection) hears every answer.
   const eventsRedis = config.PAYME_KEY ? createRedis(config.REDIS_URL, "worker", "payhooks-ingress-events") : null;
   eventsRedis?.on("error", () => undefined); // reported through the producer connection's errors
-  const paymeEvents = eventsRedis ? new QueueEvents(QUEUES.payme, { connection: eventsRedis, prefix: config.QUEUE_PREFIX }) : null;
+  const paymeEvents = eventsRedis ? new QueueEvents(QUEUES.payme, { connection: eventsRedis, prefix }) : null;
   paymeEvents?.on("error", (err) => logger.warn({ err: { message: err.message } }, "payme events error"));
   const payme =
     config.PAYME_KEY && paymeEvents
       ? {
           keys: createPaymeKeyStore({
             redis,
-            prefix: config.QUEUE_PREFIX,
+            prefix,
             login: config.PAYME_LOGIN,
             live: config.PAYME_KEY,
             test: config.PAYME_ALLOW_TEST_KEY ? (config.PAYME_TEST_KEY ?? null) : null,
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
 
   // Metrics are served on the admin port only, so they are counted only when it is on.
   const metrics = config.ADMIN_TOKEN
-    ? createIngressMetrics({ redis, prefix: config.QUEUE_PREFIX, queues: Object.values(queues), defaultMetrics: true })
+    ? createIngressMetrics({ redis, prefix, queues: Object.values(queues), defaultMetrics: true })
     : null;
   const app = createApp({
     logger,
@@ -119,12 +122,12 @@ async function main(): Promise<void> {
 
   let dashboard: Dashboard | null = null;
   if (config.ADMIN_TOKEN) {
-    const ledger = createLedger({ redis, prefix: config.QUEUE_PREFIX });
+    const ledger = createLedger({ redis, prefix });
     // bull-board at /admin/queues over every queue.
     dashboard = createDashboard({
       queues,
       redisUrl: config.REDIS_URL,
-      prefix: config.QUEUE_PREFIX,
+      prefix,
       logger,
     });
     const admin = createAdminApp({ ledger, token: config.ADMIN_TOKEN, logger, dashboard, ...(metrics ? { metrics } : {}) }).listen(config.ADMIN_PORT, config.ADMIN_HOST, () => {

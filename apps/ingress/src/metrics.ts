@@ -9,6 +9,7 @@ import {
   readWorkerMetrics,
   type ProviderId,
   type Redis,
+  type RedisConnection,
   type WorkerMetricsSnapshot,
 } from "@payhooks/core";
 
@@ -140,7 +141,7 @@ class SharedJobDurationHistogram extends Histogram<"queue" | "status"> {
  */
 export function createIngressMetrics(deps: {
   /** the producer connection */
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   /** one Queue per queue of QUEUES, held (and closed) by the caller */
   queues: readonly Queue[];

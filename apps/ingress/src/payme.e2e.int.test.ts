@@ -11,13 +11,12 @@ import {
   paymeCall,
   paymeId,
   paymentEventsFor,
-  removeRedisServer,
   startIngress,
-  startRedisServer,
+  startTestRedis,
   startWorker,
   waitFor,
   type NodeProcess,
-  type RedisServer,
+  type TestRedis,
 } from "@payhooks/testing";
 
 const KEY = "e2e&%#?@:payme-key-0123456789abcdef"; // real keys carry such characters, and ":" must survive
@@ -26,14 +25,14 @@ const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 const RPC_TIMEOUT_MS = 1_500;
 const TWELVE_HOURS = 43_200_000;
 
-let redis: RedisServer;
+let redis: TestRedis;
 let ingress: Awaited<ReturnType<typeof startIngress>>;
 let worker: NodeProcess | null;
 let events: Queue;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
+  redis = await startTestRedis();
   env = {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: "pm",
@@ -44,13 +43,13 @@ beforeAll(async () => {
     ADMIN_TOKEN,
   };
   [ingress, worker] = await Promise.all([startIngress(env), startWorker(env)]);
-  events = new Queue(QUEUES.paymentEvents, { connection: { path: redis.socketPath }, prefix: "pm" });
+  events = new Queue(QUEUES.paymentEvents, { connection: redis.client(), prefix: redis.prefix("pm") });
 }, 30_000);
 
 afterAll(async () => {
   await events?.close();
   await Promise.all([ingress?.proc.stop(), worker?.stop()]);
-  await removeRedisServer(redis);
+  await redis?.remove();
 });
 
 const call = (method: string, params: Record<string, unknown>, key: string | null = KEY, options = {}) =>
@@ -346,7 +345,7 @@ describe("time and availability", () => {
     const answered = await call("CreateTransaction", params);
     expect(answered.result).toMatchObject({ state: 1 });
     // The job enqueued while no worker ran was past its replyBy when the worker found it: not acted on.
-    const calls = new Queue(QUEUES.payme, { connection: { path: redis.socketPath }, prefix: "pm" });
+    const calls = new Queue(QUEUES.payme, { connection: redis.client(), prefix: redis.prefix("pm") });
     const stale = (await calls.getJobs(["completed"], 0, -1)).find((j) => (j.data as { payload: { id: number } }).payload.id === 77);
     await calls.close();
     expect(stale?.returnvalue).toEqual({ late: true });
@@ -360,7 +359,7 @@ describe("time and availability", () => {
   });
 
   it("never logs or stores a key or the Authorization header", async () => {
-    const calls = new Queue(QUEUES.payme, { connection: { path: redis.socketPath }, prefix: "pm" });
+    const calls = new Queue(QUEUES.payme, { connection: redis.client(), prefix: redis.prefix("pm") });
     const jobs = await calls.getJobs(["completed"], 0, 50);
     await calls.close();
     expect(jobs.length).toBeGreaterThan(10);

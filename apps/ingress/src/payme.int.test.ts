@@ -6,7 +6,7 @@
  */
 import { request } from "node:http";
 import { Queue } from "bullmq";
-import { QUEUES, createRedis, type Redis } from "@payhooks/core";
+import { QUEUES, createRedis, type RedisConnection } from "@payhooks/core";
 import {
   paymeAuth,
   paymeCall,
@@ -103,7 +103,7 @@ describe("ChangePassword across two ingress processes", () => {
   let a: Ingress;
   let b: Ingress;
   let worker: NodeProcess;
-  let redis: Redis;
+  let redis: RedisConnection;
 
   beforeAll(async () => {
     const env = baseEnv(PREFIX, { PAYME_KEY: OLD, PAYME_TEST_KEY: TEST_KEY, PAYME_ALLOW_TEST_KEY: "true" });
@@ -219,7 +219,7 @@ describe("ChangePassword across two ingress processes", () => {
 });
 
 /** Every value under one Redis key, as text. */
-async function dump(redis: Redis, key: string): Promise<string> {
+async function dump(redis: RedisConnection, key: string): Promise<string> {
   switch (await redis.type(key)) {
     case "string":
       return (await redis.get(key)) ?? "";

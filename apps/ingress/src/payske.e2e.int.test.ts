@@ -10,13 +10,12 @@ import {
   adminClient,
   drained,
   paymentEventsFor,
-  removeRedisServer,
   startIngress,
-  startRedisServer,
+  startTestRedis,
   startWorker,
   waitFor,
   type NodeProcess,
-  type RedisServer,
+  type TestRedis,
 } from "@payhooks/testing";
 
 const OLD_SECRET = "whsec_e2eOldSecret0123456789abcdefghij";
@@ -25,14 +24,14 @@ const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 const PREFIX = "psk";
 const stripe = new Stripe("sk_test_not_used_offline");
 
-let redis: RedisServer;
+let redis: TestRedis;
 let ingress: Awaited<ReturnType<typeof startIngress>>;
 let worker: NodeProcess;
 let payskeQueue: Queue;
 let eventsQueue: Queue;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
+  redis = await startTestRedis();
   const env = {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: PREFIX,
@@ -40,14 +39,14 @@ beforeAll(async () => {
     ADMIN_TOKEN,
   };
   [ingress, worker] = await Promise.all([startIngress(env), startWorker(env)]);
-  payskeQueue = new Queue(QUEUES.payske, { connection: { path: redis.socketPath }, prefix: PREFIX });
-  eventsQueue = new Queue(QUEUES.paymentEvents, { connection: { path: redis.socketPath }, prefix: PREFIX });
+  payskeQueue = new Queue(QUEUES.payske, { connection: redis.client(), prefix: redis.prefix(PREFIX) });
+  eventsQueue = new Queue(QUEUES.paymentEvents, { connection: redis.client(), prefix: redis.prefix(PREFIX) });
 }, 30_000);
 
 afterAll(async () => {
   await Promise.all([payskeQueue?.close(), eventsQueue?.close()]);
   await Promise.all([ingress?.proc.stop(), worker?.stop()]);
-  await removeRedisServer(redis);
+  await redis?.remove();
 });
 
 let seq = 0;

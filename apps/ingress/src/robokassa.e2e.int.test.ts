@@ -11,13 +11,12 @@ import {
   adminClient,
   drained,
   paymentEventsFor,
-  removeRedisServer,
   startIngress,
-  startRedisServer,
+  startTestRedis,
   startWorker,
   waitFor,
   type NodeProcess,
-  type RedisServer,
+  type TestRedis,
 } from "@payhooks/testing";
 
 const PASSWORD1 = "rk-live-pass-1";
@@ -29,7 +28,7 @@ const PREFIX = "rk";
 const SUCCESS = "https://shop.example/thanks?from=robokassa";
 const FAIL = "https://shop.example/payment-failed";
 
-let redis: RedisServer;
+let redis: TestRedis;
 let ingress: Awaited<ReturnType<typeof startIngress>>;
 let bare: Awaited<ReturnType<typeof startIngress>>;
 let worker: NodeProcess;
@@ -37,7 +36,7 @@ let rkQueue: Queue;
 let eventsQueue: Queue;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
+  redis = await startTestRedis();
   const env = {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: PREFIX,
@@ -60,14 +59,14 @@ beforeAll(async () => {
     ROBOKASSA_ORDER_PARAM: "Shp_order",
   };
   [ingress, bare, worker] = await Promise.all([startIngress(env), startIngress(bareEnv), startWorker(env)]);
-  rkQueue = new Queue(QUEUES.robokassa, { connection: { path: redis.socketPath }, prefix: PREFIX });
-  eventsQueue = new Queue(QUEUES.paymentEvents, { connection: { path: redis.socketPath }, prefix: PREFIX });
+  rkQueue = new Queue(QUEUES.robokassa, { connection: redis.client(), prefix: redis.prefix(PREFIX) });
+  eventsQueue = new Queue(QUEUES.paymentEvents, { connection: redis.client(), prefix: redis.prefix(PREFIX) });
 }, 30_000);
 
 afterAll(async () => {
   await Promise.all([rkQueue?.close(), eventsQueue?.close()]);
   await Promise.all([ingress?.proc.stop(), bare?.proc.stop(), worker?.stop()]);
-  await removeRedisServer(redis);
+  await redis?.remove();
 });
 
 const liveChecker = new Robokassa({ merchantLogin: "shop", password1: PASSWORD1, password2: PASSWORD2, hashAlgorithm: "sha256" });

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { Queue, Worker, type Job } from "bullmq";
-import { QUEUES, createJobIndex, createLedger, createLogger, createRedis, loadConfigOrExit, type ProviderId } from "@payhooks/core";
+import { QUEUES, createJobIndex, createLedger, createLogger, createRedis, keyPrefix, loadConfigOrExit, type ProviderId } from "@payhooks/core";
 import { createMerchantDeliveryProcessor } from "./delivery";
 import { createEmitter } from "./emitter";
 import { createWorkerMetrics } from "./metrics";
@@ -21,7 +21,8 @@ function main(): void {
   const logger = createLogger({ level: config.LOG_LEVEL, name: "worker" });
   const connection = createRedis(config.REDIS_URL, "worker", "payhooks-worker");
   connection.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));
-  const prefix = config.QUEUE_PREFIX;
+  /** QUEUE_PREFIX, hash-tagged against a Redis Cluster */
+  const prefix = keyPrefix(config);
   /** recorded on each job it processes (BullMQ's processedBy), so an operator sees which process ran it */
   const workerName = `payhooks-worker-${hostname()}-${process.pid}`;
   const ledger = createLedger({ redis: connection, prefix });

@@ -4,7 +4,7 @@
  * that every answer, the ledger, the order and the emitted PaymentEvents agree on.
  */
 import { Queue } from "bullmq";
-import { QUEUES, createLedger, createRedis, type PaymentEvent, type Redis } from "@payhooks/core";
+import { QUEUES, createLedger, createRedis, type PaymentEvent, type RedisConnection } from "@payhooks/core";
 import {
   paymeCall,
   paymeId,
@@ -22,7 +22,7 @@ const KEY = "race-payme-key-0123456789abcdefghij";
 const AMOUNT = 120_000;
 
 let redisServer: RedisServer;
-let connection: Redis;
+let connection: RedisConnection;
 let ingress: Awaited<ReturnType<typeof startIngress>>;
 let workers: NodeProcess[] = [];
 let ledger: ReturnType<typeof createLedger>;

@@ -1,5 +1,5 @@
 import { Queue, QueueEvents, Worker, type Job } from "bullmq";
-import { JOB_OPTIONS, QUEUES, createLedger, createLogger, createRedis, type Envelope, type Ledger, type PaymentEvent, type Redis } from "@payhooks/core";
+import { JOB_OPTIONS, QUEUES, createLedger, createLogger, createRedis, type Envelope, type Ledger, type PaymentEvent, type RedisConnection } from "@payhooks/core";
 import { decidePayram, parsePayramNotification, payramJobId } from "@payhooks/payram";
 import { removeRedisServer, startRedisServer, type RedisServer } from "@payhooks/testing";
 import { createEmitter } from "./emitter";
@@ -10,7 +10,7 @@ import { createPayramHandler } from "./processors/payram";
 const RECEIVED_AT = 1_700_000_000_000;
 
 let redisServer: RedisServer;
-let connection: Redis;
+let connection: RedisConnection;
 let prefix: string;
 let ledger: Ledger;
 let payram: Queue;

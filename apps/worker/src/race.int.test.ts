@@ -4,7 +4,7 @@
  * must change once per payment and emit one event per payment, whichever process wins.
  */
 import { Queue } from "bullmq";
-import { JOB_OPTIONS, QUEUES, createLedger, createRedis, type Envelope, type PaymentEvent, type Redis } from "@payhooks/core";
+import { JOB_OPTIONS, QUEUES, createLedger, createRedis, type Envelope, type PaymentEvent, type RedisConnection } from "@payhooks/core";
 import { removeRedisServer, startRedisServer, startWorker, waitFor, type NodeProcess, type RedisServer } from "@payhooks/testing";
 
 const PREFIX = "race";
@@ -12,7 +12,7 @@ const PAYMENTS = 40;
 const COPIES = 6;
 
 let redisServer: RedisServer;
-let connection: Redis;
+let connection: RedisConnection;
 let workers: NodeProcess[] = [];
 
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 import { BlockList, isIP } from "node:net";
 import { z } from "zod";
 import { ConfigError } from "./errors";
+import { clusterUrl, isClusterUrl, parseClusterNodes, parseClusterUrl, type ClusterNodeAddress } from "./redis-target";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -20,9 +21,28 @@ const ByteSize = z
   })
   .pipe(z.number().int().min(1024, "must be at least 1kb").max(16 * 1024 * 1024, "must be at most 16mb"));
 
+const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
 const RedisUrl = z
   .string()
-  .regex(/^(rediss?:\/\/|unix:\/\/\/)/, "must start with redis://, rediss:// or unix:///");
+  .regex(/^(rediss?:\/\/|unix:\/\/\/|rediss?\+cluster:\/\/)/, "must start with redis://, rediss://, unix:/// or redis+cluster://")
+  .superRefine((url, ctx) => {
+    if (!isClusterUrl(url)) return;
+    try {
+      parseClusterUrl(url);
+    } catch (err) {
+      // The message names the bad node only, never the credentials before "@".
+      ctx.addIssue({ code: "custom", message: `must be redis+cluster://[user:pass@]host:port,host:port (${(err as Error).message})` });
+    }
+  });
+
+/** "10.0.0.1:7000,10.0.0.2:7000" → the seed nodes of a Redis Cluster. */
+const ClusterNodes = z.string().transform((s, ctx): ClusterNodeAddress[] => {
+  const parsed = parseClusterNodes(s);
+  if (parsed.ok) return parsed.nodes;
+  ctx.addIssue({ code: "custom", message: `must be a comma-separated list of host:port, e.g. 10.0.0.1:7000,10.0.0.2:7000 (bad: "${parsed.bad}")` });
+  return z.NEVER;
+});
 
 /** A Standard Webhooks secret: "whsec_" followed by base64 of at least 24 bytes. */
 const WhsecSecret = z
@@ -74,8 +94,16 @@ const AddressList = z.string().transform((s, ctx) => {
  */
 export const ConfigSchema = z
   .object({
-    /** @defaultValue redis://127.0.0.1:6379 — also accepts unix:///path/to/redis.sock */
-    REDIS_URL: RedisUrl.default("redis://127.0.0.1:6379"),
+    /**
+     * @defaultValue redis://127.0.0.1:6379 — also accepts unix:///path/to/redis.sock, and
+     * redis+cluster://[user:pass@]host:port,host:port for a Redis Cluster.
+     */
+    REDIS_URL: RedisUrl.optional(),
+    /**
+     * Redis Cluster seed nodes, `host:port,host:port`: the same as REDIS_URL=redis+cluster://…
+     * (which is also where a password goes). Parsed into REDIS_URL; set one or the other.
+     */
+    REDIS_CLUSTER_NODES: ClusterNodes.optional(),
     /** Public webhook port. @defaultValue 3000 */
     PORT: port(3000),
     /** Admin API port (orders). @defaultValue 3001 */
@@ -84,7 +112,10 @@ export const ConfigSchema = z
     ADMIN_HOST: z.string().min(1).default("127.0.0.1"),
     /** Bearer token for the admin API; without it the admin API is not started. */
     ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
-    /** Prefix of every Redis key (BullMQ queues and the ledger). Hash-tag it for Redis Cluster. */
+    /**
+     * Prefix of every Redis key (BullMQ queues and the ledger). Against a Redis Cluster it is
+     * wrapped in braces unless it already holds a hash tag: use keyPrefix(config), never this.
+     */
     QUEUE_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9_{}-]{1,64}$/, "may hold letters, digits, _ - { } only")
@@ -181,7 +212,15 @@ export const ConfigSchema = z
         message: "is required when MERCHANT_WEBHOOK_URL is set",
       });
     }
-  });
+    if (c.REDIS_URL !== undefined && c.REDIS_CLUSTER_NODES !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["REDIS_CLUSTER_NODES"], message: "set it or REDIS_URL, not both" });
+    }
+  })
+  // One connection setting from here on: REDIS_CLUSTER_NODES becomes a redis+cluster:// REDIS_URL.
+  .transform(({ REDIS_CLUSTER_NODES: nodes, ...c }) => ({
+    ...c,
+    REDIS_URL: c.REDIS_URL ?? (nodes ? clusterUrl(nodes) : DEFAULT_REDIS_URL),
+  }));
 
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -41,8 +41,10 @@ export { PAYMENT_EVENT_TYPES, PaymentEventSchema, PaymentEventTypeSchema } from 
 export type { PaymentEvent, PaymentEventType } from "./payment-event";
 export { PROVIDER_IDS } from "./provider";
 export type { ProviderId, VerifyFailure, VerifyInput, VerifyResult } from "./provider";
-export { createRedis, redisOptionsFor, redisOptionsFromUrl } from "./redis";
-export type { Redis, RedisRole } from "./redis";
+export { clusterOptionsFor, createRedis, primaries, redisOptionsFor, redisOptionsFromUrl } from "./redis";
+export type { Redis, RedisConnection, RedisRole } from "./redis";
+export { clusterUrl, hasHashTag, isClusterUrl, keyPrefix, parseClusterNodes, parseClusterUrl } from "./redis-target";
+export type { ClusterNodeAddress, ClusterTarget } from "./redis-target";
 export { createJobIndex } from "./job-index";
 export type { IndexedJob, JobIndex } from "./job-index";
 export { redactForDisplay } from "./redact";

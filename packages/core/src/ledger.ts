@@ -1,9 +1,9 @@
 import { z } from "zod";
-import type IORedis from "ioredis";
 import { sha256Hex } from "./crypto";
 import { LedgerConflictError } from "./errors";
 import { LEDGER_CAS_LUA } from "./lua/ledger-cas";
 import type { PaymentEvent, PaymentEventType } from "./payment-event";
+import type { RedisConnection } from "./redis";
 import { PROVIDER_IDS, type ProviderId } from "./provider";
 
 export const ORDER_STATUSES = [
@@ -119,7 +119,7 @@ const MAX_CAS_ATTEMPTS = 64;
  * P:outbox zset (event id by creation ms), P:index:{provider}:{name} zset (payment id by a
  * provider-chosen score, e.g. Payme's statement by transaction time).
  */
-export function createLedger(deps: { redis: IORedis; prefix: string; now?: () => number }) {
+export function createLedger(deps: { redis: RedisConnection; prefix: string; now?: () => number }) {
   const { redis } = deps;
   const now = deps.now ?? Date.now;
   const P = `${deps.prefix}:ledger`;

@@ -18,3 +18,7 @@ export {
   processGroup,
 } from "./chaos";
 export type { AsyncProvider, ExpectedPayment, PaymentNotification, PipelineStore } from "./chaos";
+export { startRedisCluster } from "./redis-cluster";
+export type { RedisCluster, RedisClusterNode, RedisClusterOptions } from "./redis-cluster";
+export { TEST_REDIS_ENV, startTestRedis, testRedisMode } from "./test-redis";
+export type { TestRedis, TestRedisMode } from "./test-redis";
