@@ -237,6 +237,12 @@ it("counts every request by provider and outcome, times the acks, and renders qu
   expect((await scrape(null)).status).toBe(401);
   expect((await scrape("not-the-admin-token-0123")).status).toBe(401);
 
+  // Workers write their figures at most every METRICS_FLUSH_MS: wait for the last write (12 job
+  // attempts, 6 delivery attempts), then every figure below must be exact.
+  await waitFor(async () => {
+    const s = parseExposition((await scrape()).text).filter((x) => x.name === "payhooks_job_duration_seconds_count" || x.name === "payhooks_merchant_deliveries_total");
+    return s.reduce((sum, x) => sum + x.value, 0) === 12 + 6 || undefined;
+  }, "the workers' figures in Redis");
   const scraped = await scrape();
   expect(scraped.status).toBe(200);
   expect(scraped.type).toMatch(/^text\/plain; version=0\.0\.4/);

@@ -119,6 +119,7 @@ function main(): void {
     }, SHUTDOWN_TIMEOUT_MS).unref();
     // Worker.close() waits for the jobs in progress, then stops taking new ones.
     void Promise.all(workers.map((w) => w.close()))
+      .then(() => metrics.flush()) // the job figures summed since the last write
       .then(() => Promise.all(queues.map((q) => q.close())))
       .then(() => connection.quit().catch(() => undefined))
       .then(() => {

@@ -25,6 +25,8 @@ export {
   MERCHANT_DELIVERY_OUTCOMES,
   durationBucket,
   readWorkerMetrics,
+  addToWorkerMetrics,
+  observationIncrements,
   recordJobObservation,
   workerMetricsKey,
 } from "./metrics-store";

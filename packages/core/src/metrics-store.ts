@@ -2,7 +2,8 @@ import type IORedis from "ioredis";
 
 /**
  * Worker metrics aggregated in Redis. Workers have no HTTP port and several run at once, so each
- * one adds its observations to one hash, `{QUEUE_PREFIX}:metrics:worker`, in one MULTI per job;
+ * one adds its observations to one hash, `{QUEUE_PREFIX}:metrics:worker` (a worker sums them in
+ * memory and writes them in one MULTI at most every quarter second);
  * the ingress reads the hash (one HGETALL) when /metrics is scraped and renders it, so the
  * figures cover every worker process. Both sides use this file, so the bucket boundaries and
  * the field names cannot drift apart.
@@ -57,21 +58,33 @@ export function durationBucket(seconds: number): string {
   return bound === undefined ? "+Inf" : String(bound);
 }
 
-/** Adds one job attempt to the shared hash: one MULTI, 3 to 5 HINCRBYs. */
-export async function recordJobObservation(redis: Pick<IORedis, "multi">, prefix: string, obs: JobObservation): Promise<void> {
-  const key = workerMetricsKey(prefix);
+/** The HINCRBY increments one finished attempt adds to the shared hash (3 to 5 fields). */
+export function observationIncrements(obs: JobObservation): Array<[field: string, by: number]> {
   const series = `dur|${obs.queue}|${obs.result.status}`;
   const durationMs = Math.max(0, obs.durationMs);
-  const multi = redis
-    .multi()
-    .hincrby(key, `${series}|le|${durationBucket(durationMs / 1000)}`, 1)
-    .hincrby(key, `${series}|count`, 1)
-    .hincrby(key, `${series}|sum_us`, Math.round(durationMs * 1000));
-  if (obs.result.status === "failed") multi.hincrby(key, `fail|${obs.queue}|${obs.result.kind}`, 1);
-  if (obs.delivery) multi.hincrby(key, `delivery|${obs.delivery}`, 1);
+  const increments: Array<[string, number]> = [
+    [`${series}|le|${durationBucket(durationMs / 1000)}`, 1],
+    [`${series}|count`, 1],
+    [`${series}|sum_us`, Math.round(durationMs * 1000)],
+  ];
+  if (obs.result.status === "failed") increments.push([`fail|${obs.queue}|${obs.result.kind}`, 1]);
+  if (obs.delivery) increments.push([`delivery|${obs.delivery}`, 1]);
+  return increments;
+}
+
+/** Adds increments to the shared hash in one MULTI; throws when Redis did not take them all. */
+export async function addToWorkerMetrics(redis: Pick<IORedis, "multi">, prefix: string, increments: Iterable<[string, number]>): Promise<void> {
+  const key = workerMetricsKey(prefix);
+  const multi = redis.multi();
+  for (const [field, by] of increments) multi.hincrby(key, field, by);
   const replies = await multi.exec();
   const failed = replies?.find(([err]) => err);
   if (!replies || failed) throw failed?.[0] ?? new Error("worker metrics transaction was discarded");
+}
+
+/** Adds one job attempt to the shared hash: one MULTI, 3 to 5 HINCRBYs. */
+export async function recordJobObservation(redis: Pick<IORedis, "multi">, prefix: string, obs: JobObservation): Promise<void> {
+  await addToWorkerMetrics(redis, prefix, observationIncrements(obs));
 }
 
 export type DurationSeries = {
