@@ -1,4 +1,4 @@
-// node bench/profile.js [payram|payske|robokassa|payme] — a CPU profile of the ingress under load.
+// node bench/profile.js [payram|payske|robokassa|payme]   (BENCH_RATE=300 for a fixed rate) — a CPU profile of the ingress under load.
 // Starts a private Redis and one ingress with --cpu-prof (no worker: the ingress alone), drives
 // one route with autocannon, stops the ingress and prints the functions with the most self time.
 // Open the .cpuprofile it names in Chrome DevTools or speedscope for the flame graph.
@@ -7,7 +7,7 @@ const { tmpdir } = require("node:os");
 const { join } = require("node:path");
 const autocannon = require("autocannon");
 const { spawn } = require("node:child_process");
-const { freePort, removeRedisServer, startRedisServer, waitFor, INGRESS_MAIN } = require("../packages/testing/dist");
+const { freePort, removeRedisServer, startRedisServer, startWorker, waitFor, INGRESS_MAIN } = require("../packages/testing/dist");
 const { routes, BENCH_ENV } = require("./routes");
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S || 6);
@@ -49,17 +49,21 @@ async function main() {
   process.on("exit", () => child.kill("SIGKILL"));
   await waitFor(() => fetch(`${ingress.url}/readyz`).then((r) => r.ok), "the ingress to be ready", 30_000);
   await waitFor(() => fetch(ingress.adminUrl).then(() => true), "the admin port", 10_000);
+  // Payme is request–reply: it needs a worker to answer.
+  const worker = name === "payme" ? await startWorker({ ...BENCH_ENV, REDIS_URL: redis.url }) : null;
   const route = routes(ingress)[name];
   if (route.setup) await route.setup();
   const cpuBefore = cpuSeconds(child.pid);
-  const r = await new Promise((ok, fail) => autocannon({ duration: DURATION_S, connections: CONNECTIONS, ...route.request }, (e, x) => (e ? fail(e) : ok(x))));
+  const r = await new Promise((ok, fail) => autocannon({ duration: DURATION_S, connections: CONNECTIONS, ...(process.env.BENCH_RATE ? { overallRate: Number(process.env.BENCH_RATE) } : {}), ...route.request }, (e, x) => (e ? fail(e) : ok(x))));
   const cpuUs = ((cpuSeconds(child.pid) - cpuBefore) * 1e6) / r.requests.total;
   console.log(`${name}: ${Math.round(r.requests.average)} req/s, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, ingress CPU ${cpuUs.toFixed(0)} µs/request`);
   if (!profiling) {
     child.kill("SIGTERM");
+    await worker?.stop();
     return void (await removeRedisServer(redis));
   }
   await new Promise((done) => { child.once("exit", done); child.kill("SIGTERM"); });
+  await worker?.stop();
   const file = join(dir, readdirSync(dir).find((f) => f.endsWith(".cpuprofile")));
   const { total, rows } = selfTimes(JSON.parse(readFileSync(file, "utf8")));
   console.log(`profile: ${file}\nself time, top 30 of ${(total / 1e6).toFixed(1)} s:`);

@@ -8,7 +8,8 @@
 // 2. End to end: a fixed number of signed Payram deliveries, from the first HTTP request to the
 //    last PaymentEvent queued, with 1 and then 2 worker processes running.
 // 3. Payme request–reply (through the queue to a worker and back): as fast as it goes, and at a
-//    fixed 300 requests/s.
+//    steady 300 requests/s from an open-loop generator (bench/paced.js; autocannon's overallRate
+//    sends each second's quota as a burst at the start of the second).
 // Peak RSS (VmHWM) of the ingress and of each worker is read from /proc at the end.
 // Figures: printed, written as JSON to bench/results/ (git-ignored), and as Markdown to
 // bench/RESULTS.md (committed; the README links to it).
@@ -20,6 +21,7 @@ const autocannon = require("autocannon");
 const { Queue } = require("bullmq");
 const { createRedis, QUEUES } = require("../packages/core/dist");
 const { freePort, removeRedisServer, spawnNode, startRedisServer, startIngress, startWorker, waitFor } = require("../packages/testing/dist");
+const { paced } = require("./paced");
 const { routes, BENCH_ENV } = require("./routes");
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S || 8);
@@ -27,6 +29,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
 const E2E_DELIVERIES = Number(process.env.BENCH_E2E_DELIVERIES || 20_000);
 const PAYME_RATE = 300;
+const PAYME_FIXED_S = Number(process.env.BENCH_PAYME_FIXED_S || 10);
 const ASYNC_ROUTES = ["payram", "payske", "robokassa"];
 const BUDGET = { rpsRatio: 0.8, p99Ratio: 2, eventsPerSecond: 2000, paymeP99Ms: 25 };
 
@@ -49,6 +52,27 @@ const summary = (r) => ({
   errors: r.errors + r.timeouts,
   requests: r.requests.total,
 });
+
+/** user + system CPU seconds a process has used so far (Linux /proc; clock ticks of 10 ms). */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Where the CPU went during `work`: microseconds of CPU per request for each named process
+ * (the load generator is this process). On a 2-core machine the sum bounds the throughput.
+ */
+async function withCpu(pids, work) {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const self = process.cpuUsage();
+  const result = await work();
+  const own = process.cpuUsage(self);
+  const n = result.requests.total || 1;
+  const cpuUsPerRequest = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.round(((cpuSeconds(pid) - before[k]) * 1e6) / n)]));
+  cpuUsPerRequest.loadGenerator = Math.round((own.user + own.system) / n);
+  return { result, cpuUsPerRequest };
+}
 
 /** Peak resident set of a process, in MiB (Linux VmHWM). */
 function peakRssMiB(pid) {
@@ -95,9 +119,11 @@ async function main() {
   const runs = Object.fromEntries(names.map((n) => [n, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of round % 2 === 0 ? names : [...names].reverse()) {
-      const s = summary(await load(route[name].request));
+      const pids = name === "bare" ? { server: bare.child.pid } : { server: ingress.proc.child.pid, redis: redis.pid() };
+      const { result, cpuUsPerRequest } = await withCpu(pids, () => load(route[name].request));
+      const s = { ...summary(result), cpuUsPerRequest };
       runs[name].push(s);
-      console.log(`round ${round + 1}: ${LABELS[name].padEnd(32)} ${String(s.rps).padStart(6)} req/s  p99 ${s.p99} ms  non-2xx ${s.non2xx}`);
+      console.log(`round ${round + 1}: ${LABELS[name].padEnd(32)} ${String(s.rps).padStart(6)} req/s  p99 ${s.p99} ms  non-2xx ${s.non2xx}  CPU µs/request ${JSON.stringify(cpuUsPerRequest)}`);
     }
   }
   const best = (rs) => rs.reduce((a, b) => (b.rps > a.rps ? b : a));
@@ -123,12 +149,18 @@ async function main() {
     while (workers.length < count) workers.push(await startWorker(env));
     const before = await events.getJobCountByTypes("waiting", "completed", "active", "delayed");
     const t0 = performance.now();
+    let accepted = 0;
+    let ackSeconds = 0;
+    const pids = { ingress: ingress.proc.child.pid, workers: workers.map((w) => w.child.pid), redis: redis.pid() };
+    const cpu = (pid) => (Array.isArray(pid) ? pid.reduce((a, p) => a + cpuSeconds(p), 0) : cpuSeconds(pid));
+    const cpuBefore = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpu(pid)]));
     const r = await new Promise((done, fail) =>
       autocannon({ ...route.payram.request, connections: CONNECTIONS, amount: E2E_DELIVERIES }, (e, x) => (e ? fail(e) : done(x))),
     );
-    const accepted = r["2xx"];
-    const ackSeconds = (performance.now() - t0) / 1000;
+    accepted = r["2xx"];
+    ackSeconds = (performance.now() - t0) / 1000;
     await waitFor(async () => (await events.getJobCountByTypes("waiting", "completed", "active", "delayed")) - before >= accepted || undefined, "every PaymentEvent", 300_000);
+    const cpuUsPerEvent = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.round(((cpu(pid) - cpuBefore[k]) * 1e6) / accepted)]));
     const seconds = (performance.now() - t0) / 1000;
     endToEnd.push({
       workers: count,
@@ -138,6 +170,7 @@ async function main() {
       acceptedPerSecond: Math.round(accepted / ackSeconds),
       seconds: +seconds.toFixed(2),
       lastEventAfterLastAckMs: Math.round((seconds - ackSeconds) * 1000),
+      cpuUsPerEvent,
     });
     console.log(`end to end, ${count} worker(s): ${accepted} deliveries → ${accepted} PaymentEvents in ${seconds.toFixed(2)} s`);
   }
@@ -147,8 +180,14 @@ async function main() {
   let unanswered = 0;
   const countUnanswered = (client) => client.on("body", (b) => { if (b.includes("-32400")) unanswered++; });
   const paymeMax = { ...summary(await load({ ...route.payme.request, setupClient: countUnanswered })), unanswered };
-  unanswered = 0;
-  const paymeFixed = { ...summary(await load({ ...route.payme.request, overallRate: PAYME_RATE, setupClient: countUnanswered })), unanswered, rate: PAYME_RATE };
+  // At a fixed rate: an open-loop generator (bench/paced.js), one call every 1/rate s, latency
+  // from when each call was due. A short run first warms the connections up; its figures are dropped.
+  const { url, headers, body } = route.payme.request;
+  const paymeCall = () => ({ url, method: "POST", headers, body });
+  const answered = (status, text) => status === 200 && text.includes('"result"');
+  await paced({ rate: PAYME_RATE, seconds: 2, request: paymeCall, check: answered });
+  const fixed = await paced({ rate: PAYME_RATE, seconds: PAYME_FIXED_S, request: paymeCall, check: answered });
+  const paymeFixed = { rps: fixed.achievedRps, p50: fixed.p50, p99: fixed.p99, p999: fixed.p999, max: fixed.max, non2xx: fixed.failures, errors: fixed.errors, requests: fixed.requests, unanswered: fixed.failures, rate: PAYME_RATE };
   console.log(`Payme CheckPerformTransaction: ${paymeMax.rps} req/s flat out; at ${PAYME_RATE}/s p50 ${paymeFixed.p50} ms, p99 ${paymeFixed.p99} ms`);
 
   const rss = { ingressMiB: peakRssMiB(ingress.proc.child.pid), workersMiB: workers.map((w) => peakRssMiB(w.child.pid)) };
@@ -203,7 +242,8 @@ async function main() {
 function markdown(f) {
   const n = (x) => x.toLocaleString("en-US");
   const m = f.machine;
-  const row = (label, s, extra = "") => `| ${label} | ${n(s.rps)}${extra} | ${s.p50} ms | ${s.p99} ms | ${s.p999} ms | ${s.non2xx} |`;
+  const cpu = (c) => Object.entries(c).map(([k, v]) => `${k} ${v}`).join(", ");
+  const row = (label, s, extra = "") => `| ${label} | ${n(s.rps)}${extra} | ${s.p50} ms | ${s.p99} ms | ${s.p999} ms | ${s.non2xx} | ${cpu(s.cpuUsPerRequest)} |`;
   const lines = [
     "# Benchmark results",
     "",
@@ -214,23 +254,23 @@ function markdown(f) {
     "",
     "## Acknowledgement throughput (the ingress alone; its jobs wait in Redis)",
     "",
-    "| route | requests/s | p50 | p99 | p99.9 | non-2xx |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| route | requests/s | p50 | p99 | p99.9 | non-2xx | CPU µs per request |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
     row("bare Express (ceiling)", f.bare),
     ...ASYNC_ROUTES.map((r) => row(LABELS[r], f.routes[r], ` (${f.routes[r].rpsRatio} × bare; p99 ${f.routes[r].p99Ratio} × bare)`)),
     "",
     "## End to end: first HTTP request → last PaymentEvent queued",
     "",
-    "| workers | deliveries | events/s | accepted/s | last event after last ack |",
-    "| --- | --- | --- | --- | --- |",
-    ...f.endToEnd.map((e) => `| ${e.workers} | ${n(e.accepted)} | ${n(e.eventsPerSecond)} | ${n(e.acceptedPerSecond)} | ${n(e.lastEventAfterLastAckMs)} ms |`),
+    "| workers | deliveries | events/s | accepted/s | last event after last ack | CPU µs per event |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...f.endToEnd.map((e) => `| ${e.workers} | ${n(e.accepted)} | ${n(e.eventsPerSecond)} | ${n(e.acceptedPerSecond)} | ${n(e.lastEventAfterLastAckMs)} ms | ${cpu(e.cpuUsPerEvent)} |`),
     "",
     "## Payme request–reply (CheckPerformTransaction through the queue and a worker, 2 workers)",
     "",
-    "| load | requests/s | p50 | p99 | p99.9 | unanswered (-32400) |",
+    "| load | requests/s | p50 | p99 | p99.9 | not answered with a result |",
     "| --- | --- | --- | --- | --- | --- |",
     `| flat out | ${n(f.payme.flatOut.rps)} | ${f.payme.flatOut.p50} ms | ${f.payme.flatOut.p99} ms | ${f.payme.flatOut.p999} ms | ${f.payme.flatOut.unanswered} |`,
-    `| fixed ${f.payme.fixedRate.rate}/s | ${n(f.payme.fixedRate.rps)} | ${f.payme.fixedRate.p50} ms | ${f.payme.fixedRate.p99} ms | ${f.payme.fixedRate.p999} ms | ${f.payme.fixedRate.unanswered} |`,
+    `| steady ${f.payme.fixedRate.rate}/s (open loop, ${f.payme.fixedRate.requests} calls) | ${n(f.payme.fixedRate.rps)} | ${f.payme.fixedRate.p50} ms | ${f.payme.fixedRate.p99} ms | ${f.payme.fixedRate.p999} ms | ${f.payme.fixedRate.unanswered} |`,
     "",
     `Peak RSS: ingress ${f.peakRss.ingressMiB} MiB; workers ${f.peakRss.workersMiB.map((w) => `${w} MiB`).join(", ")}.`,
     "",
