@@ -15,9 +15,10 @@ import {
   JOB_DURATION_BUCKETS_SECONDS,
   JOB_OPTIONS,
   QUEUES,
+  addToWorkerMetrics,
   durationBucket,
+  observationIncrements,
   readWorkerMetrics,
-  recordJobObservation,
   workerMetricsKey,
 } from "@payhooks/core";
 import { signForTest as signPayram } from "@payhooks/payram";
@@ -351,10 +352,10 @@ it("keeps the worker figures in one hash with bucket counts the reader accumulat
   expect(durationBucket(0.005)).toBe("0.005");
   expect(durationBucket(0.0051)).toBe("0.01");
   expect(durationBucket(31)).toBe("+Inf");
-  await recordJobObservation(direct, prefix, { queue: "q", durationMs: 3, result: { status: "completed" } });
-  await recordJobObservation(direct, prefix, { queue: "q", durationMs: 300, result: { status: "completed" } });
-  await recordJobObservation(direct, prefix, { queue: "q", durationMs: 40_000, result: { status: "completed" } });
-  await recordJobObservation(direct, prefix, { queue: "m", durationMs: 20, result: { status: "failed", kind: "retrying" }, delivery: "failed_attempt" });
+  await addToWorkerMetrics(direct, prefix, observationIncrements({ queue: "q", durationMs: 3, result: { status: "completed" } }));
+  await addToWorkerMetrics(direct, prefix, observationIncrements({ queue: "q", durationMs: 300, result: { status: "completed" } }));
+  await addToWorkerMetrics(direct, prefix, observationIncrements({ queue: "q", durationMs: 40_000, result: { status: "completed" } }));
+  await addToWorkerMetrics(direct, prefix, observationIncrements({ queue: "m", durationMs: 20, result: { status: "failed", kind: "retrying" }, delivery: "failed_attempt" }));
   // A bound no longer in the list (written by an older worker) counts in the next larger one.
   await direct.hincrby(workerMetricsKey(prefix), "dur|q|completed|le|0.02", 1);
   await direct.hincrby(workerMetricsKey(prefix), "dur|q|completed|count", 1);

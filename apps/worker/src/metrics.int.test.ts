@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import pino from "pino";
-import { createRedis, recordJobObservation, workerMetricsKey, type RedisConnection } from "@payhooks/core";
+import { addToWorkerMetrics, createRedis, observationIncrements, workerMetricsKey, type RedisConnection } from "@payhooks/core";
 import { removeRedisServer, startRedisServer, waitFor, type RedisServer } from "@payhooks/testing";
 import { createWorkerMetrics } from "./metrics";
 
@@ -39,7 +39,7 @@ it("sums attempts in memory and writes them in one go, equal to one MULTI per at
   await metrics.flush();
   const batched = await direct.hgetall(workerMetricsKey("batched"));
 
-  // The same attempts, one MULTI each (the unbatched writer the ingress's tests also use).
+  // The same attempts, one MULTI each.
   for (const obs of [
     { queue: "payram", result: { status: "completed" } },
     { queue: "payram", result: { status: "completed" } },
@@ -48,7 +48,7 @@ it("sums attempts in memory and writes them in one go, equal to one MULTI per at
     { queue: "merchant-webhooks", result: { status: "failed", kind: "final" }, delivery: "exhausted" },
     { queue: "merchant-webhooks", result: { status: "completed" }, delivery: "delivered" },
   ] as const) {
-    await recordJobObservation(direct, "one-by-one", { ...obs, durationMs: 0 });
+    await addToWorkerMetrics(direct, "one-by-one", observationIncrements({ ...obs, durationMs: 0 }));
   }
   const oneByOne = await direct.hgetall(workerMetricsKey("one-by-one"));
   const withoutSums = (h: Record<string, string>) => Object.fromEntries(Object.entries(h).filter(([k]) => !k.endsWith("|sum_us")));

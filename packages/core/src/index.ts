@@ -27,7 +27,6 @@ export {
   readWorkerMetrics,
   addToWorkerMetrics,
   observationIncrements,
-  recordJobObservation,
   workerMetricsKey,
 } from "./metrics-store";
 export type {

@@ -82,11 +82,6 @@ export async function addToWorkerMetrics(redis: Pick<IORedis, "multi">, prefix: 
   if (!replies || failed) throw failed?.[0] ?? new Error("worker metrics transaction was discarded");
 }
 
-/** Adds one job attempt to the shared hash: one MULTI, 3 to 5 HINCRBYs. */
-export async function recordJobObservation(redis: Pick<IORedis, "multi">, prefix: string, obs: JobObservation): Promise<void> {
-  await addToWorkerMetrics(redis, prefix, observationIncrements(obs));
-}
-
 export type DurationSeries = {
   queue: string;
   status: JobStatus;
