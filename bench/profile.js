@@ -8,16 +8,11 @@ const { join } = require("node:path");
 const autocannon = require("autocannon");
 const { spawn } = require("node:child_process");
 const { freePort, removeRedisServer, startRedisServer, startWorker, waitFor, INGRESS_MAIN } = require("../packages/testing/dist");
+const { cpuSeconds } = require("./proc");
 const { routes, BENCH_ENV } = require("./routes");
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S || 6);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 50);
-
-/** user + system CPU seconds a process has used (Linux /proc). */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 function selfTimes(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -42,9 +37,7 @@ async function main() {
   const env = { ...BENCH_ENV, PATH: process.env.PATH, REDIS_URL: redis.url, LOG_LEVEL: process.env.LOG_LEVEL || "info", PORT: String(port), ADMIN_PORT: String(adminPort) };
   // --cpu-prof is not allowed in NODE_OPTIONS: it goes on the command line.
   const profiling = process.env.PROFILE !== "0";
-  const child = spawn(process.execPath, [...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), INGRESS_MAIN], { env, stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.on("data", (c) => (out += c));
+  const child = spawn(process.execPath, [...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), INGRESS_MAIN], { env, stdio: ["ignore", "ignore", "inherit"] });
   const ingress = { url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
   process.on("exit", () => child.kill("SIGKILL"));
   await waitFor(() => fetch(`${ingress.url}/readyz`).then((r) => r.ok), "the ingress to be ready", 30_000);

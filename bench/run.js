@@ -14,7 +14,7 @@
 // Figures: printed, written as JSON to bench/results/ (git-ignored), and as Markdown to
 // bench/RESULTS.md (committed; the README links to it).
 const { execFileSync } = require("node:child_process");
-const { mkdirSync, readFileSync, writeFileSync } = require("node:fs");
+const { mkdirSync, writeFileSync } = require("node:fs");
 const os = require("node:os");
 const { join, resolve } = require("node:path");
 const autocannon = require("autocannon");
@@ -22,6 +22,7 @@ const { Queue } = require("bullmq");
 const { createRedis, QUEUES } = require("../packages/core/dist");
 const { freePort, removeRedisServer, spawnNode, startRedisServer, startIngress, startWorker, waitFor } = require("../packages/testing/dist");
 const { paced } = require("./paced");
+const { cpuSeconds, peakRssMiB } = require("./proc");
 const { routes, BENCH_ENV } = require("./routes");
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S || 8);
@@ -53,12 +54,6 @@ const summary = (r) => ({
   requests: r.requests.total,
 });
 
-/** user + system CPU seconds a process has used so far (Linux /proc; clock ticks of 10 ms). */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /**
  * Where the CPU went during `work`: microseconds of CPU per request for each named process
  * (the load generator is this process). On a 2-core machine the sum bounds the throughput.
@@ -72,12 +67,6 @@ async function withCpu(pids, work) {
   const cpuUsPerRequest = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.round(((cpuSeconds(pid) - before[k]) * 1e6) / n)]));
   cpuUsPerRequest.loadGenerator = Math.round((own.user + own.system) / n);
   return { result, cpuUsPerRequest };
-}
-
-/** Peak resident set of a process, in MiB (Linux VmHWM). */
-function peakRssMiB(pid) {
-  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return kb ? Math.round(Number(kb) / 1024) : null;
 }
 
 function machine() {
@@ -149,16 +138,14 @@ async function main() {
     while (workers.length < count) workers.push(await startWorker(env));
     const before = await events.getJobCountByTypes("waiting", "completed", "active", "delayed");
     const t0 = performance.now();
-    let accepted = 0;
-    let ackSeconds = 0;
     const pids = { ingress: ingress.proc.child.pid, workers: workers.map((w) => w.child.pid), redis: redis.pid() };
     const cpu = (pid) => (Array.isArray(pid) ? pid.reduce((a, p) => a + cpuSeconds(p), 0) : cpuSeconds(pid));
     const cpuBefore = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpu(pid)]));
     const r = await new Promise((done, fail) =>
       autocannon({ ...route.payram.request, connections: CONNECTIONS, amount: E2E_DELIVERIES }, (e, x) => (e ? fail(e) : done(x))),
     );
-    accepted = r["2xx"];
-    ackSeconds = (performance.now() - t0) / 1000;
+    const accepted = r["2xx"];
+    const ackSeconds = (performance.now() - t0) / 1000;
     await waitFor(async () => (await events.getJobCountByTypes("waiting", "completed", "active", "delayed")) - before >= accepted || undefined, "every PaymentEvent", 300_000);
     const cpuUsPerEvent = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Math.round(((cpu(pid) - cpuBefore[k]) * 1e6) / accepted)]));
     const seconds = (performance.now() - t0) / 1000;
