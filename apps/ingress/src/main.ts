@@ -98,9 +98,15 @@ async function main(): Promise<void> {
               queue: queues.robokassa,
             }
           : null,
-      payske: config.PAYSKE_WEBHOOK_SECRET
-        ? { secrets: config.PAYSKE_WEBHOOK_SECRET, toleranceSeconds: config.PAYSKE_TOLERANCE_SECONDS, queue: queues.payske }
-        : null,
+      payske:
+        config.PAYSKE_WEBHOOK_SECRET || config.PAYSKE_TEST_WEBHOOK_SECRET
+          ? {
+              secrets: config.PAYSKE_WEBHOOK_SECRET ?? [],
+              testSecrets: config.PAYSKE_TEST_WEBHOOK_SECRET ?? [],
+              toleranceSeconds: config.PAYSKE_TOLERANCE_SECONDS,
+              queue: queues.payske,
+            }
+          : null,
       payram: config.PAYRAM_WEBHOOK_SECRET ? { secrets: [config.PAYRAM_WEBHOOK_SECRET], queue: queues.payram } : null,
     },
   });

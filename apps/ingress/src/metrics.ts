@@ -221,7 +221,7 @@ export function createIngressMetrics(deps: {
   new SharedJobDurationHistogram(registry, snapshot);
   new Counter({
     name: "payhooks_job_failures_total",
-    help: "Failed job attempts in every worker process, by queue and kind (retrying: BullMQ runs it again; final: left failed).",
+    help: "Failed job attempts in every worker process, by queue and kind (retrying: BullMQ runs it again; final: left failed; quarantined: left failed because its payload cannot be interpreted).",
     labelNames: ["queue", "kind"],
     registers: [registry],
     async collect() {

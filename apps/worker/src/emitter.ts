@@ -38,11 +38,15 @@ export function createEmitter(deps: {
     return events;
   }
 
-  /** Sends outbox entries older than `ageMs`; run periodically by every worker process. */
-  async function sweep(ageMs: number): Promise<number> {
-    const events = await deps.ledger.staleEvents(ageMs);
+  /**
+   * Sends the outbox entries that are due: those an order PUT wrote (due at once: the merchant
+   * learns of payments attached to a new order) and those a worker that died left behind.
+   * Run every second by every worker process; `ageMs` holds back the most recent (tests).
+   */
+  async function sweep(ageMs = 0): Promise<number> {
+    const events = await deps.ledger.dueEvents(ageMs);
     for (const event of events) await emit(event);
-    if (events.length > 0) deps.logger.warn({ count: events.length }, "sent events left in the outbox");
+    if (events.length > 0) deps.logger.info({ count: events.length }, "sent due events from the outbox");
     return events.length;
   }
 

@@ -10,9 +10,12 @@ import { createPayramHandler } from "./processors/payram";
 import { createPayskeHandler } from "./processors/payske";
 import { createRobokassaHandler } from "./processors/robokassa";
 
-/** Outbox entries older than this were left by a worker that died; every worker re-sends them. */
-const OUTBOX_SWEEP_AGE_MS = 30_000;
-const OUTBOX_SWEEP_EVERY_MS = 10_000;
+/**
+ * How often every worker sends the outbox entries that are due: events an order PUT wrote (the
+ * merchant learns within about this long that a new order's payments arrived before it), and
+ * events a dead worker left behind (due OUTBOX_GRACE_MS after their write).
+ */
+const OUTBOX_SWEEP_EVERY_MS = 1_000;
 /** SIGTERM gives active jobs this long (a merchant delivery may take MERCHANT_WEBHOOK_TIMEOUT_MS). */
 const SHUTDOWN_TIMEOUT_MS = 30_000;
 
@@ -97,7 +100,7 @@ function main(): void {
   for (const queue of queues) queue.on("error", (err) => logger.warn({ err: { message: err.message } }, "queue error"));
 
   const sweeper = setInterval(() => {
-    emitter.sweep(OUTBOX_SWEEP_AGE_MS).catch((err: Error) => logger.warn({ err: { message: err.message } }, "outbox sweep failed"));
+    emitter.sweep().catch((err: Error) => logger.warn({ err: { message: err.message } }, "outbox sweep failed"));
   }, OUTBOX_SWEEP_EVERY_MS);
 
   void Promise.all(workers.map((w) => w.waitUntilReady())).then(

@@ -2,6 +2,9 @@ import { performance } from "node:perf_hooks";
 import { UnrecoverableError, type Job } from "bullmq";
 import { addToWorkerMetrics, observationIncrements, type JobFailureKind, type JobObservation, type Logger, type Redis } from "@payhooks/core";
 
+/** The message prefix of a job failed because its payload cannot be interpreted (processor.ts). */
+export const QUARANTINED = "quarantined: ";
+
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
 /**
@@ -11,6 +14,7 @@ export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
  */
 export function failureKind(job: Pick<Job, "attemptsMade" | "opts">, err: unknown): JobFailureKind {
   const unrecoverable = err instanceof UnrecoverableError || (err instanceof Error && err.name === "UnrecoverableError");
+  if (unrecoverable && (err as Error).message.startsWith(QUARANTINED)) return "quarantined";
   return unrecoverable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? "final" : "retrying";
 }
 
@@ -74,7 +78,7 @@ export function createWorkerMetrics(deps: { redis: Pick<Redis, "multi">; prefix:
           queue,
           durationMs: performance.now() - started,
           result: { status: "failed", kind },
-          ...(delivery ? { delivery: kind === "final" ? "exhausted" : "failed_attempt" } : {}),
+          ...(delivery ? { delivery: kind === "retrying" ? "failed_attempt" : "exhausted" } : {}),
         });
         throw err;
       }

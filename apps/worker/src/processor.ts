@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import { EnvelopeSchema, MoneyError, PayloadValidationError, type Envelope, type Ledger, type ProviderId } from "@payhooks/core";
 import type { Emitter } from "./emitter";
+import { QUARANTINED } from "./metrics";
 
 export type ProcessResult = {
   outcome: "applied" | "ignored";
@@ -34,8 +35,8 @@ export async function applyAndEmit(
 
 /**
  * Wraps a provider's handler as a BullMQ processor: the envelope is re-validated, and input
- * that can never succeed (bad envelope, bad payload, unrepresentable money) fails at once with
- * UnrecoverableError; anything else (Redis trouble, contention) is thrown for a retry.
+ * that can never succeed (bad envelope; a payload or money it cannot read, "quarantined") fails
+ * at once with UnrecoverableError; anything else (Redis trouble, contention) is thrown for a retry.
  */
 export function createProcessor(provider: ProviderId, handle: ProviderHandler) {
   return async (job: Job): Promise<ProcessResult> => {
@@ -47,7 +48,9 @@ export function createProcessor(provider: ProviderId, handle: ProviderHandler) {
     try {
       return await handle(parsed.data);
     } catch (err) {
-      if (err instanceof PayloadValidationError || err instanceof MoneyError) throw new UnrecoverableError(err.message);
+      // An authenticated delivery we cannot interpret: failed for good, kept and counted as
+      // quarantined, re-processable with `payhooks retry` once payhooks reads it.
+      if (err instanceof PayloadValidationError || err instanceof MoneyError) throw new UnrecoverableError(`${QUARANTINED}${err.message}`);
       throw err;
     }
   };

@@ -87,7 +87,7 @@ it("loses nothing and applies nothing twice when a worker is SIGKILLed mid-job: 
     }
     await connection.call("CLIENT", "PAUSE", "5000", "WRITE");
     const active = (await Promise.all(ASYNC_PROVIDERS.map((p) => connection.llen(`${PREFIX}:${QUEUES[p]}:active`)))).reduce((a, b) => a + b, 0);
-    const outbox = await ledger.staleEvents(0);
+    const outbox = await ledger.outboxEvents();
     const unsent: PaymentEvent[] = [];
     for (const e of outbox) if (!(await connection.exists(`${PREFIX}:${QUEUES.paymentEvents}:${e.id}`))) unsent.push(e);
     if (active > 0 && unsent.length > 0) frozen = { looks, active, outbox, unsent };

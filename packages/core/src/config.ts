@@ -92,6 +92,12 @@ const AddressList = z.string().transform((s, ctx) => {
  * The whole environment payhooks reads, parsed once by each process's main.ts.
  * Empty strings count as unset (docker-compose passes `VAR=` through as "").
  */
+/** Comma-separated secrets (several while one is rotated), each used verbatim. */
+const SecretList = z
+  .string()
+  .transform((s) => s.split(",").map((x) => x.trim()))
+  .refine((list) => list.every((x) => x.length > 0), "must not hold an empty secret (check the commas)");
+
 export const ConfigSchema = z
   .object({
     /**
@@ -155,11 +161,12 @@ export const ConfigSchema = z
      * Payske endpoint signing secret(s), comma-separated while one is rotated: a delivery signed
      * with any of them is accepted. Used verbatim as the HMAC key (`whsec_` included).
      */
-    PAYSKE_WEBHOOK_SECRET: z
-      .string()
-      .transform((s) => s.split(",").map((x) => x.trim()))
-      .refine((list) => list.every((x) => x.length > 0), "must not hold an empty secret (check the commas)")
-      .optional(),
+    PAYSKE_WEBHOOK_SECRET: SecretList.optional(),
+    /**
+     * Payske test-mode endpoint secret(s), comma-separated likewise. An event verified only by one
+     * of these is test traffic whatever its body says: it pays only test orders.
+     */
+    PAYSKE_TEST_WEBHOOK_SECRET: SecretList.optional(),
     /** How old a Payske-Signature timestamp may be, in seconds; 0 turns the check off. @defaultValue 300 */
     PAYSKE_TOLERANCE_SECONDS: Int(0, 86_400).default(300),
     /** The metadata key that holds the order id on Payske objects. @defaultValue order_id */
@@ -205,6 +212,10 @@ export const ConfigSchema = z
     if (c.PAYME_KEY && c.PAYME_TEST_KEY && c.PAYME_KEY === c.PAYME_TEST_KEY) {
       ctx.addIssue({ code: "custom", path: ["PAYME_TEST_KEY"], message: "must differ from PAYME_KEY" });
     }
+    const shared = (c.PAYSKE_TEST_WEBHOOK_SECRET ?? []).filter((x) => (c.PAYSKE_WEBHOOK_SECRET ?? []).includes(x));
+    if (shared.length > 0) {
+      ctx.addIssue({ code: "custom", path: ["PAYSKE_TEST_WEBHOOK_SECRET"], message: "must not repeat a secret of PAYSKE_WEBHOOK_SECRET" });
+    }
     if (c.MERCHANT_WEBHOOK_URL && !c.MERCHANT_WEBHOOK_SECRET) {
       ctx.addIssue({
         code: "custom",
@@ -229,7 +240,7 @@ export function enabledProviders(config: Config): Record<"payme" | "payram" | "p
   return {
     payme: config.PAYME_KEY !== undefined,
     payram: config.PAYRAM_WEBHOOK_SECRET !== undefined,
-    payske: config.PAYSKE_WEBHOOK_SECRET !== undefined,
+    payske: config.PAYSKE_WEBHOOK_SECRET !== undefined || config.PAYSKE_TEST_WEBHOOK_SECRET !== undefined,
     robokassa: config.ROBOKASSA_PASSWORD1 !== undefined && config.ROBOKASSA_PASSWORD2 !== undefined,
   };
 }

@@ -5,17 +5,18 @@ export { EnvelopeSchema } from "./envelope";
 export type { Envelope } from "./envelope";
 export { ConfigError, LedgerConflictError, MoneyError, PayhooksError, PayloadValidationError } from "./errors";
 export { JOB_OPTIONS, QUEUES, jobIdFor } from "./jobs";
-export { ORDER_ID_PATTERN, ORDER_STATUSES, OrderInputSchema, createLedger } from "./ledger";
-export type {
-  ApplyResult,
-  Ledger,
-  OrderInput,
-  OrderRecord,
-  OrderStatus,
-  OrderView,
-  PaymentDecision,
-  PaymentRecord,
-} from "./ledger";
+export { ORDER_ID_PATTERN, OUTBOX_GRACE_MS, OrderInputSchema, createLedger } from "./ledger";
+export type { ApplyResult, Ledger, OrderInput, OrderRecord, OrderView, PaymentDecision, PaymentRecord, PaymentView, ProviderEvent } from "./ledger";
+export {
+  EVENT_TYPE_FOR_STATUS,
+  ORDER_STATUSES,
+  PAYMENT_STATUSES,
+  USD_STABLECOINS,
+  countToward,
+  deriveOrder,
+  reportedType,
+} from "./order-model";
+export type { DerivedOrder, MismatchReason, OrderStatus, OrderTerms, PaymentFacts, PaymentStatus, Verdict } from "./order-model";
 export { REDACT_PATHS, createLogger } from "./logger";
 export type { LogLevel, Logger } from "./logger";
 export {

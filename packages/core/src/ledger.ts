@@ -1,21 +1,25 @@
 import { z } from "zod";
 import { sha256Hex } from "./crypto";
 import { LedgerConflictError } from "./errors";
+import { isLegacyPayment, legacyFacts, legacyProviderStatus } from "./ledger-legacy";
 import { LEDGER_CAS_LUA } from "./lua/ledger-cas";
+import {
+  EVENT_TYPE_FOR_STATUS,
+  countToward,
+  deriveOrder,
+  reportedType,
+  type MismatchReason,
+  type OrderStatus,
+  type OrderTerms,
+  type PaymentFacts,
+  type PaymentStatus,
+} from "./order-model";
 import type { PaymentEvent, PaymentEventType } from "./payment-event";
 import type { RedisConnection } from "./redis";
 import { PROVIDER_IDS, type ProviderId } from "./provider";
 
-export const ORDER_STATUSES = [
-  "awaiting_payment",
-  "reserved",
-  "partially_paid",
-  "paid",
-  "overpaid",
-  "cancelled",
-  "refunded",
-] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
+export { ORDER_STATUSES } from "./order-model";
+export type { OrderStatus } from "./order-model";
 
 export const ORDER_ID_PATTERN = /^[A-Za-z0-9._~-]{1,128}$/;
 
@@ -23,6 +27,8 @@ export const ORDER_ID_PATTERN = /^[A-Za-z0-9._~-]{1,128}$/;
 export const OrderInputSchema = z.strictObject({
   amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   currency: z.string().regex(/^[A-Z][A-Z0-9]{2,9}$/, "must be an upper-case currency code such as UZS, RUB, USD"),
+  /** false: a test order, paid only by test payments; absent: live for a new order, unchanged for an existing one */
+  livemode: z.boolean().optional(),
   refundable: z.boolean().optional(),
   references: z.partialRecord(z.enum(PROVIDER_IDS), z.string().min(1).max(256)).optional(),
   items: z.array(z.unknown()).max(1_000).optional(),
@@ -33,13 +39,17 @@ export type OrderRecord = {
   orderId: string;
   amount: number;
   currency: string;
+  livemode: boolean;
   refundable: boolean;
+  /** derived by deriveOrder from `payments`, stored with every write */
   status: OrderStatus;
   paidAmount: number;
   references: Partial<Record<ProviderId, string>>;
   items: unknown[];
   createdAt: string;
   updatedAt: string;
+  /** the facts of every payment attached to this order, by "provider/providerPaymentId" */
+  payments: Record<string, PaymentFacts>;
   /** optimistic-concurrency version, bumped by every write */
   v: string;
 };
@@ -47,41 +57,56 @@ export type OrderRecord = {
 export type PaymentRecord = {
   provider: ProviderId;
   providerPaymentId: string;
+  /** the order the payment is attached to, or (not attached yet) the order it names */
   orderId: string | null;
-  status: string;
-  amount: number | null;
-  currency: string | null;
+  attached: boolean;
+  facts: PaymentFacts;
+  /** the provider's own status, as last reported (for people) */
+  providerStatus: string;
   /** ISO time of the provider's last applied change */
   at: string;
-  livemode: boolean;
-  /** what this payment adds to its order's paidAmount, minor units */
-  contribution: number;
   /** provider-specific state the state machine keeps (JSON) */
   state: Record<string, unknown>;
   v: string;
 };
 
-export type OrderView = Omit<OrderRecord, "v"> & {
-  payments: Array<Pick<PaymentRecord, "provider" | "providerPaymentId" | "status" | "amount" | "currency" | "at">>;
+export type PaymentView = {
+  provider: ProviderId;
+  providerPaymentId: string;
+  status: PaymentStatus;
+  providerStatus: string;
+  currency: string | null;
+  requested: number | null;
+  settled: number;
+  refunded: number;
+  livemode: boolean;
+  at: string;
+  /** what it counts toward the order, minor units of the order's currency (0 when it does not count) */
+  counted: number;
+  /** why it does not count, when it does not */
+  mismatch: MismatchReason | "undetermined" | null;
 };
 
-/** What a provider's state machine decided, given the current records. */
+export type OrderView = Omit<OrderRecord, "v" | "payments"> & { payments: PaymentView[] };
+
+export type ProviderEvent = {
+  type: PaymentEventType;
+  amount: number | null;
+  currency: string | null;
+  occurredAt: string;
+  data: Record<string, unknown>;
+};
+
+/** What a provider's state machine decided about its payment. It never decides the order. */
 export type PaymentDecision =
   | { kind: "ignored"; reason: string }
   | {
       kind: "applied";
-      payment: Pick<PaymentRecord, "status" | "amount" | "currency" | "at" | "livemode" | "contribution" | "state">;
-      /** the order's new status; unchanged when absent or when the payment has no order */
-      orderStatus?: OrderStatus;
+      payment: { facts: PaymentFacts; providerStatus: string; at: string; state: Record<string, unknown> };
       /** also list the payment in the provider's named index at this score (see listIndexed) */
       index?: { name: string; score: number };
-      events: Array<{
-        type: PaymentEventType;
-        amount: number | null;
-        currency: string | null;
-        occurredAt: string;
-        data: Record<string, unknown>;
-      }>;
+      /** how the provider reports the change; the ledger adds the order and may report a mismatch */
+      events: ProviderEvent[];
     };
 
 export type ApplyResult =
@@ -90,7 +115,11 @@ export type ApplyResult =
 
 export type Ledger = ReturnType<typeof createLedger>;
 
-type Op = ["hset", number, Record<string, string>] | ["sadd" | "set" | "delifeq", number, string] | ["zadd", number, string, string];
+type Op =
+  | ["hset", number, Record<string, string>]
+  | ["sadd" | "srem" | "set" | "delifeq", number, string]
+  | ["zadd", number, string, string]
+  | ["touch", number];
 
 /** Builds the KEYS list and index references for one ledger-cas call. */
 class Batch {
@@ -108,16 +137,31 @@ class Batch {
 }
 
 const MAX_CAS_ATTEMPTS = 64;
+/**
+ * An event a worker writes is sent by that worker right after the write; the outbox sweep sends
+ * it only if it is still there this long after (the worker died in between). Events written by an
+ * order PUT have no worker to send them and are due at once.
+ */
+export const OUTBOX_GRACE_MS = 30_000;
+
+const paymentKeyOf = (provider: string, id: string) => `${provider}/${id}`;
+function splitPaymentKey(member: string): [ProviderId, string] {
+  const slash = member.indexOf("/");
+  return [member.slice(0, slash) as ProviderId, member.slice(slash + 1)];
+}
 
 /**
- * The payment ledger: orders, the payments matched to them, and an outbox of PaymentEvents.
- * Every change goes through the ledger-cas script, so concurrent workers apply a payment once.
+ * The payment ledger: orders, the payments attached to them, and an outbox of PaymentEvents.
+ * Every change goes through the ledger-cas script, so concurrent workers apply a payment once,
+ * and an order PUT racing a payment's first notification attaches it exactly once.
  *
- * Keys (P = `${prefix}:ledger`): P:order:{id} hash, P:order:{id}:payments set of "provider/id",
- * P:ref:{provider}:{paymentId} → orderId, P:payment:{provider}:{id} hash,
- * P:payment:{provider}:{id}:outbox set of event ids not yet enqueued, P:event:{id} JSON,
- * P:outbox zset (event id by creation ms), P:index:{provider}:{name} zset (payment id by a
- * provider-chosen score, e.g. Payme's statement by transaction time).
+ * Keys (P = `${prefix}:ledger`): P:order:{id} hash (its field `v` is bumped also while the order
+ * does not exist yet, whenever a payment starts waiting for it), P:order:{id}:payments set of
+ * "provider/id", P:order:{id}:waiting set of payments that name the order but arrived before it,
+ * P:ref:{provider}:{paymentId} → orderId (a reference the order registered),
+ * P:payment:{provider}:{id} hash, P:payment:{provider}:{id}:outbox set of event ids not yet
+ * enqueued, P:event:{id} JSON, P:outbox zset (event id by the time it is due for the sweep),
+ * P:index:{provider}:{name} zset (payment id by a provider-chosen score).
  */
 export function createLedger(deps: { redis: RedisConnection; prefix: string; now?: () => number }) {
   const { redis } = deps;
@@ -126,6 +170,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
   const k = {
     order: (id: string) => `${P}:order:${id}`,
     orderPayments: (id: string) => `${P}:order:${id}:payments`,
+    waiting: (id: string) => `${P}:order:${id}:waiting`,
     ref: (provider: string, paymentId: string) => `${P}:ref:${provider}:${paymentId}`,
     payment: (provider: string, id: string) => `${P}:payment:${provider}:${id}`,
     paymentOutbox: (provider: string, id: string) => `${P}:payment:${provider}:${id}:outbox`,
@@ -148,22 +193,154 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     return (await run.call(redis, batch.keys.length, ...batch.keys, spec)) as 1 | 0 | -1;
   }
 
-  async function readOrder(orderId: string): Promise<OrderRecord | null> {
+  /** The order (null while it does not exist) and the version of its key, which exists earlier when payments wait for it. */
+  async function readOrderWithVersion(orderId: string): Promise<{ order: OrderRecord | null; v: string }> {
     const h = await redis.hgetall(k.order(orderId));
-    return h["orderId"] ? parseOrder(h) : null;
+    if (!h["orderId"]) return { order: null, v: h["v"] ?? "0" };
+    return { order: await parseOrder(h), v: h["v"] ?? "0" };
   }
 
-  async function putOrder(orderId: string, input: OrderInput): Promise<{ created: boolean; order: OrderView }> {
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const [current, paymentCount] = await Promise.all([readOrder(orderId), redis.scard(k.orderPayments(orderId))]);
-      if (current && paymentCount > 0 && (current.amount !== input.amount || current.currency !== input.currency)) {
-        throw new LedgerConflictError(`order ${orderId} already has payments: its amount and currency cannot change`);
+  async function readOrder(orderId: string): Promise<OrderRecord | null> {
+    return (await readOrderWithVersion(orderId)).order;
+  }
+
+  /** An order hash as a record; a legacy one (no facts) reads its payments to restate them. */
+  async function parseOrder(h: Record<string, string>): Promise<OrderRecord> {
+    const terms: OrderTerms = { amount: Number(h["amount"]), currency: h["currency"]!, livemode: h["livemode"] !== "0" };
+    let payments: Record<string, PaymentFacts>;
+    if (h["facts"] !== undefined) {
+      payments = JSON.parse(h["facts"]) as Record<string, PaymentFacts>;
+    } else {
+      payments = {};
+      for (const member of await redis.smembers(k.orderPayments(h["orderId"]!))) {
+        const [provider, id] = splitPaymentKey(member);
+        const ph = await redis.hgetall(k.payment(provider, id));
+        if (!ph["provider"]) continue;
+        payments[member] = isLegacyPayment(ph) ? legacyFacts(ph, terms.amount) : parseFacts(ph);
       }
-      const at = new Date(now()).toISOString();
+    }
+    const derived = deriveOrder(terms, Object.values(payments));
+    return {
+      orderId: h["orderId"]!,
+      ...terms,
+      refundable: h["refundable"] === "1",
+      status: derived.status,
+      paidAmount: derived.paidAmount,
+      references: JSON.parse(h["references"] ?? "{}") as OrderRecord["references"],
+      items: JSON.parse(h["items"] ?? "[]") as unknown[],
+      createdAt: h["createdAt"]!,
+      updatedAt: h["updatedAt"]!,
+      payments,
+      v: h["v"] ?? "0",
+    };
+  }
+
+  async function readPayment(provider: ProviderId, id: string, order: OrderRecord | null = null): Promise<PaymentRecord | null> {
+    return parsePayment(await redis.hgetall(k.payment(provider, id)), order);
+  }
+
+  /** An event about `payment`'s change, with its order's verdict and the order as it now stands. */
+  function buildEvent(
+    payment: { provider: ProviderId; providerPaymentId: string; facts: PaymentFacts },
+    version: number,
+    index: number,
+    e: ProviderEvent,
+    order: { terms: OrderTerms; orderId: string; derived: ReturnType<typeof deriveOrder> } | null,
+  ): PaymentEvent {
+    const verdict = order ? countToward(order.terms, payment.facts) : null;
+    const type = reportedType(e.type, verdict);
+    const mismatch =
+      verdict && !verdict.counts && verdict.reason !== "undetermined" && type !== e.type
+        ? { reason: verdict.reason, orderAmount: order!.terms.amount, orderCurrency: order!.terms.currency, orderLivemode: order!.terms.livemode }
+        : null;
+    return {
+      id: `evt_${sha256Hex(`${payment.provider}\u0000${payment.providerPaymentId}\u0000${version}\u0000${index}`).slice(0, 32)}`,
+      type,
+      provider: payment.provider,
+      providerPaymentId: payment.providerPaymentId,
+      orderId: order ? order.orderId : null,
+      amount: e.amount,
+      currency: e.currency,
+      occurredAt: e.occurredAt,
+      livemode: payment.facts.livemode,
+      data: { ...e.data, ...(mismatch ? { mismatch } : {}) },
+      order: order
+        ? {
+            status: order.derived.status,
+            paidAmount: order.derived.paidAmount,
+            amount: order.terms.amount,
+            currency: order.terms.currency,
+            counted: verdict?.counts ? verdict.value : 0,
+          }
+        : null,
+    };
+  }
+
+  function pushEvents(batch: Batch, provider: ProviderId, providerPaymentId: string, events: PaymentEvent[], dueAt: number): void {
+    const outboxKey = batch.key(k.outbox);
+    const paymentOutboxKey = batch.key(k.paymentOutbox(provider, providerPaymentId));
+    for (const event of events) {
+      batch.ops.push(["set", batch.key(k.event(event.id)), JSON.stringify(event)]);
+      batch.ops.push(["zadd", outboxKey, String(dueAt), event.id]);
+      batch.ops.push(["sadd", paymentOutboxKey, event.id]);
+    }
+  }
+
+  /** The event that reports a payment being attached to its order later than its notification. */
+  function attachEvent(p: PaymentRecord): ProviderEvent {
+    return {
+      type: EVENT_TYPE_FOR_STATUS[p.facts.status],
+      amount: p.facts.settled > 0 ? p.facts.settled : p.facts.requested,
+      currency: p.facts.currency,
+      occurredAt: p.at,
+      data: { status: p.providerStatus, attached: true },
+    };
+  }
+
+  /**
+   * Creates or updates an order. In the same atomic step it attaches every payment already
+   * recorded that names it (by order id, or by a reference this PUT registers), derives its
+   * status, and writes one PaymentEvent per attached payment to the outbox, due at once.
+   */
+  async function putOrder(orderId: string, input: OrderInput): Promise<{ created: boolean; order: OrderView; events: PaymentEvent[] }> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const [{ order: current, v: orderVersion }, waiting] = await Promise.all([
+        readOrderWithVersion(orderId),
+        redis.smembers(k.waiting(orderId)),
+      ]);
+      const terms: OrderTerms = {
+        amount: input.amount,
+        currency: input.currency,
+        livemode: input.livemode ?? current?.livemode ?? true,
+      };
+      const attachedAlready = current ? Object.keys(current.payments).length : 0;
+      if (
+        current &&
+        attachedAlready > 0 &&
+        (current.amount !== terms.amount || current.currency !== terms.currency || current.livemode !== terms.livemode)
+      ) {
+        throw new LedgerConflictError(`order ${orderId} already has payments: its amount, currency and mode cannot change`);
+      }
       const references = input.references ?? {};
+      // Payments to attach: those waiting for this order, and those under a reference it registers.
+      const candidates = new Map<string, "waiting" | "reference">();
+      for (const member of waiting) candidates.set(member, "waiting");
+      for (const [provider, paymentId] of Object.entries(references)) {
+        const member = paymentKeyOf(provider, paymentId);
+        if (!candidates.has(member)) candidates.set(member, "reference");
+      }
+      const members = [...candidates.keys()];
+      const records = await Promise.all(
+        members.map((m) => {
+          const [provider, id] = splitPaymentKey(m);
+          return readPayment(provider, id);
+        }),
+      );
+
+      const at = new Date(now()).toISOString();
       const batch = new Batch();
       const orderKey = batch.key(k.order(orderId));
-      batch.versions.push([orderKey, current?.v ?? "0"]);
+      batch.versions.push([orderKey, orderVersion]);
       for (const [provider, paymentId] of Object.entries(references)) {
         batch.claims.push([batch.key(k.ref(provider, paymentId)), orderId]);
       }
@@ -172,25 +349,53 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
           batch.ops.push(["delifeq", batch.key(k.ref(provider, paymentId)), orderId]);
         }
       }
+      const payments: Record<string, PaymentFacts> = { ...(current?.payments ?? {}) };
+      const attaching: PaymentRecord[] = [];
+      members.forEach((member, i) => {
+        const p = records[i]!;
+        const how = candidates.get(member)!;
+        if (how === "waiting") batch.ops.push(["srem", batch.key(k.waiting(orderId)), member]);
+        if (!p || p.attached || payments[member]) return;
+        // A payment that names another order is that order's, whatever reference this PUT registers.
+        if (p.orderId !== null && p.orderId !== orderId) return;
+        const paymentKey = batch.key(k.payment(p.provider, p.providerPaymentId));
+        batch.versions.push([paymentKey, p.v]);
+        payments[member] = p.facts;
+        attaching.push(p);
+      });
+      const derived = deriveOrder(terms, Object.values(payments));
       batch.ops.push([
         "hset",
         orderKey,
         {
           orderId,
-          amount: String(input.amount),
-          currency: input.currency,
+          amount: String(terms.amount),
+          currency: terms.currency,
+          livemode: terms.livemode ? "1" : "0",
           refundable: input.refundable ? "1" : "0",
           references: JSON.stringify(references),
           items: JSON.stringify(input.items ?? []),
+          facts: JSON.stringify(payments),
+          status: derived.status,
+          paidAmount: String(derived.paidAmount),
           updatedAt: at,
-          ...(current ? {} : { status: "awaiting_payment", paidAmount: "0", createdAt: at }),
+          createdAt: current?.createdAt ?? at,
         },
       ]);
+      const events: PaymentEvent[] = [];
+      for (const p of attaching) {
+        const paymentKey = batch.key(k.payment(p.provider, p.providerPaymentId));
+        batch.ops.push(["hset", paymentKey, { ...serializePayment({ ...p, orderId, attached: true }) }]);
+        batch.ops.push(["sadd", batch.key(k.orderPayments(orderId)), paymentKeyOf(p.provider, p.providerPaymentId)]);
+        const event = buildEvent(p, Number(p.v) + 1, 0, attachEvent(p), { terms, orderId, derived });
+        events.push(event);
+        pushEvents(batch, p.provider, p.providerPaymentId, [event], now());
+      }
       const result = await cas(batch);
       if (result === -1) {
         throw new LedgerConflictError(`a payment reference in this order already belongs to another order`);
       }
-      if (result === 1) return { created: current === null, order: (await getOrder(orderId))! };
+      if (result === 1) return { created: current === null, order: (await getOrder(orderId))!, events };
     }
     throw new Error(`order ${orderId}: too much contention, gave up`);
   }
@@ -198,127 +403,141 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
   async function getOrder(orderId: string): Promise<OrderView | null> {
     const order = await readOrder(orderId);
     if (!order) return null;
-    const members = await redis.smembers(k.orderPayments(orderId));
-    const payments = await Promise.all(
-      members.map(async (m) => {
-        const slash = m.indexOf("/");
-        return parsePayment(await redis.hgetall(k.payment(m.slice(0, slash), m.slice(slash + 1))));
+    const members = Object.keys(order.payments);
+    const records = await Promise.all(
+      members.map((m) => {
+        const [provider, id] = splitPaymentKey(m);
+        return readPayment(provider, id, order);
       }),
     );
-    const { v: _v, ...rest } = order;
-    return {
-      ...rest,
-      payments: payments
-        .filter((p): p is PaymentRecord => p !== null)
-        .sort((a, b) => a.at.localeCompare(b.at))
-        .map(({ provider, providerPaymentId, status, amount, currency, at }) => ({
-          provider,
-          providerPaymentId,
-          status,
-          amount,
-          currency,
-          at,
-        })),
-    };
+    const { v: _v, payments: facts, ...rest } = order;
+    const payments: PaymentView[] = members.map((member, i) => {
+      const [provider, providerPaymentId] = splitPaymentKey(member);
+      const f = facts[member]!;
+      const p = records[i];
+      const verdict = countToward(order, f);
+      return {
+        provider,
+        providerPaymentId,
+        status: f.status,
+        providerStatus: p?.providerStatus ?? f.status,
+        currency: f.currency,
+        requested: f.requested,
+        settled: f.settled,
+        refunded: f.refunded,
+        livemode: f.livemode,
+        at: p?.at ?? order.updatedAt,
+        counted: verdict.counts ? verdict.value : 0,
+        mismatch: verdict.counts ? null : verdict.reason,
+      };
+    });
+    payments.sort((a, b) => a.at.localeCompare(b.at) || a.providerPaymentId.localeCompare(b.providerPaymentId));
+    return { ...rest, payments };
   }
 
   async function getPayment(provider: ProviderId, providerPaymentId: string): Promise<PaymentRecord | null> {
-    return parsePayment(await redis.hgetall(k.payment(provider, providerPaymentId)));
+    const h = await redis.hgetall(k.payment(provider, providerPaymentId));
+    if (!isLegacyPayment(h) || !h["orderId"]) return parsePayment(h, null);
+    return parsePayment(h, await readOrder(h["orderId"]));
   }
 
   /**
-   * Reads the payment (and its order, matched through the provider's reference on first sight),
-   * asks `decide` — a pure function — what changes, and writes the change, the order update and
-   * the resulting PaymentEvents in one atomic step. Races are re-decided on fresh data.
+   * Reads the payment, the order it names (its attached order; else the order the notification
+   * names; else the order that registered it as a reference), asks `decide` — a pure function —
+   * what the payment's facts become, derives the order from all its payments, and writes the
+   * payment, the order and the resulting PaymentEvents in one atomic step. A payment whose order
+   * does not exist yet is recorded and waits for it (putOrder attaches it). Races are re-decided
+   * on fresh data.
    */
   async function applyPayment(request: {
     provider: ProviderId;
     providerPaymentId: string;
-    /**
-     * the order the notification names: used for a payment not yet in the ledger (otherwise the
-     * provider's reference decides) and for one recorded so far without an order
-     */
+    /** the order the notification names, if it names one */
     orderId?: string;
     decide: (current: { payment: PaymentRecord | null; order: OrderRecord | null }) => PaymentDecision;
   }): Promise<ApplyResult> {
     const { provider, providerPaymentId } = request;
+    const member = paymentKeyOf(provider, providerPaymentId);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const [paymentHash, refOrderId] = await Promise.all([
         redis.hgetall(k.payment(provider, providerPaymentId)),
         redis.get(k.ref(provider, providerPaymentId)),
       ]);
-      const payment = parsePayment(paymentHash);
-      // A payment recorded without an order is matched when a later notification names one.
-      const orderId = payment ? (payment.orderId ?? request.orderId ?? null) : (request.orderId ?? refOrderId);
-      const order = orderId ? await readOrder(orderId) : null;
+      const named = paymentHash["orderId"] || null;
+      const legacyAttached = isLegacyPayment(paymentHash) && named !== null;
+      const attachedTo = paymentHash["attached"] === "1" || legacyAttached ? named : null;
+      const orderId = attachedTo ?? request.orderId ?? named ?? refOrderId ?? null;
+      const { order, v: orderVersion } = orderId ? await readOrderWithVersion(orderId) : { order: null, v: "0" };
+      let payment = parsePayment(paymentHash, legacyAttached && order && order.payments[member] ? order : null);
+      if (payment && legacyAttached && !(order && order.payments[member])) payment = { ...payment, attached: false };
       const decision = request.decide({ payment, order });
-      if (decision.kind === "ignored") return { kind: "ignored", reason: decision.reason, orderId };
+
+      let facts: PaymentFacts;
+      let next: Omit<PaymentRecord, "v" | "provider" | "providerPaymentId" | "orderId" | "attached" | "facts">;
+      let providerEvents: ProviderEvent[];
+      if (decision.kind === "ignored") {
+        // Nothing new from the provider; but a recorded payment whose order now exists is attached.
+        if (!(payment && !payment.attached && order)) return { kind: "ignored", reason: decision.reason, orderId: payment?.orderId ?? orderId };
+        facts = payment.facts;
+        next = { providerStatus: payment.providerStatus, at: payment.at, state: payment.state };
+        providerEvents = [attachEvent(payment)];
+      } else {
+        facts = decision.payment.facts;
+        next = { providerStatus: decision.payment.providerStatus, at: decision.payment.at, state: decision.payment.state };
+        providerEvents = decision.events;
+      }
 
       const at = now();
       const batch = new Batch();
       const paymentKey = batch.key(k.payment(provider, providerPaymentId));
       const nextVersion = Number(payment?.v ?? "0") + 1;
       batch.versions.push([paymentKey, payment?.v ?? "0"]);
-      if (!payment) batch.strings.push([batch.key(k.ref(provider, providerPaymentId)), refOrderId ?? ""]);
-      const p = decision.payment;
+      batch.strings.push([batch.key(k.ref(provider, providerPaymentId)), refOrderId ?? ""]);
+      const attach = order !== null && (!payment || !payment.attached || payment.orderId === order.orderId);
       batch.ops.push([
         "hset",
         paymentKey,
-        {
+        serializePayment({
           provider,
           providerPaymentId,
-          orderId: orderId ?? "",
-          status: p.status,
-          amount: p.amount === null ? "" : String(p.amount),
-          currency: p.currency ?? "",
-          at: p.at,
-          livemode: p.livemode ? "1" : "0",
-          contribution: String(p.contribution),
-          state: JSON.stringify(p.state),
-        },
+          orderId: orderId,
+          attached: attach,
+          facts,
+          ...next,
+        }),
       ]);
+      let orderContext: Parameters<typeof buildEvent>[4] = null;
       if (orderId) {
         const orderKey = batch.key(k.order(orderId));
-        batch.versions.push([orderKey, order?.v ?? "0"]);
-        if (order) {
-          // What this payment added before counts only if it was added to this very order.
-          const counted = payment && payment.orderId === orderId ? payment.contribution : 0;
-          const paidAmount = order.paidAmount - counted + p.contribution;
+        batch.versions.push([orderKey, orderVersion]);
+        if (order && attach) {
+          const payments = { ...order.payments, [member]: facts };
+          const derived = deriveOrder(order, Object.values(payments));
           batch.ops.push([
             "hset",
             orderKey,
             {
-              status: decision.orderStatus ?? order.status,
-              paidAmount: String(paidAmount),
+              facts: JSON.stringify(payments),
+              status: derived.status,
+              paidAmount: String(derived.paidAmount),
               updatedAt: new Date(at).toISOString(),
             },
           ]);
-          batch.ops.push(["sadd", batch.key(k.orderPayments(orderId)), `${provider}/${providerPaymentId}`]);
+          if (!order.payments[member]) batch.ops.push(["sadd", batch.key(k.orderPayments(orderId)), member]);
+          orderContext = { terms: order, orderId, derived };
+        } else if (!order) {
+          // The order does not exist yet: the payment waits for it, and the PUT that creates it
+          // sees the order key's version moved and attaches it.
+          batch.ops.push(["sadd", batch.key(k.waiting(orderId)), member]);
+          batch.ops.push(["touch", orderKey]);
         }
       }
-      if (decision.index) {
+      if (decision.kind === "applied" && decision.index) {
         batch.ops.push(["zadd", batch.key(k.index(provider, decision.index.name)), String(decision.index.score), providerPaymentId]);
       }
-      const events: PaymentEvent[] = decision.events.map((e, index) => ({
-        id: `evt_${sha256Hex(`${provider}\u0000${providerPaymentId}\u0000${nextVersion}\u0000${index}`).slice(0, 32)}`,
-        type: e.type,
-        provider,
-        providerPaymentId,
-        orderId: order ? orderId : null,
-        amount: e.amount,
-        currency: e.currency,
-        occurredAt: e.occurredAt,
-        livemode: p.livemode,
-        data: e.data,
-      }));
-      const outboxKey = batch.key(k.outbox);
-      const paymentOutboxKey = batch.key(k.paymentOutbox(provider, providerPaymentId));
-      for (const event of events) {
-        batch.ops.push(["set", batch.key(k.event(event.id)), JSON.stringify(event)]);
-        batch.ops.push(["zadd", outboxKey, String(at), event.id]);
-        batch.ops.push(["sadd", paymentOutboxKey, event.id]);
-      }
-      if ((await cas(batch)) === 1) return { kind: "applied", orderId: order ? orderId : null, events };
+      const events = providerEvents.map((e, index) => buildEvent({ provider, providerPaymentId, facts }, nextVersion, index, e, orderContext));
+      pushEvents(batch, provider, providerPaymentId, events, at + OUTBOX_GRACE_MS);
+      if ((await cas(batch)) === 1) return { kind: "applied", orderId, events };
     }
     throw new Error(`payment ${provider}/${providerPaymentId}: too much contention, gave up`);
   }
@@ -334,9 +553,17 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     return readEvents(await redis.smembers(k.paymentOutbox(provider, providerPaymentId)));
   }
 
-  /** Outbox entries older than `ageMs`: left behind by a worker that died after the ledger write. */
-  async function staleEvents(ageMs: number, limit = 500): Promise<PaymentEvent[]> {
+  /**
+   * Outbox entries due for the sweep: written by an order PUT (due at once), or left behind by a
+   * worker that died after its ledger write (due OUTBOX_GRACE_MS after it), at least `ageMs` ago.
+   */
+  async function dueEvents(ageMs = 0, limit = 500): Promise<PaymentEvent[]> {
     return readEvents(await redis.zrangebyscore(k.outbox, "-inf", now() - ageMs, "LIMIT", 0, limit));
+  }
+
+  /** Every outbox entry, due or not (audits and tests). */
+  async function outboxEvents(limit = 10_000): Promise<PaymentEvent[]> {
+    return readEvents(await redis.zrangebyscore(k.outbox, "-inf", "+inf", "LIMIT", 0, limit));
   }
 
   async function markEmitted(event: Pick<PaymentEvent, "id" | "provider" | "providerPaymentId">): Promise<void> {
@@ -356,43 +583,68 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     const rows = (await pipeline.exec()) ?? [];
     return rows.flatMap(([err, h]) => {
       if (err) throw err;
-      const payment = parsePayment(h as Record<string, string>);
+      const payment = parsePayment(h as Record<string, string>, null);
       return payment ? [payment] : [];
     });
   }
 
-  return { putOrder, getOrder, getOrderRecord: readOrder, getPayment, applyPayment, listIndexed, pendingEvents, staleEvents, markEmitted };
-}
-
-function parseOrder(h: Record<string, string>): OrderRecord {
   return {
-    orderId: h["orderId"]!,
-    amount: Number(h["amount"]),
-    currency: h["currency"]!,
-    refundable: h["refundable"] === "1",
-    status: h["status"] as OrderStatus,
-    paidAmount: Number(h["paidAmount"] ?? "0"),
-    references: JSON.parse(h["references"] ?? "{}") as OrderRecord["references"],
-    items: JSON.parse(h["items"] ?? "[]") as unknown[],
-    createdAt: h["createdAt"]!,
-    updatedAt: h["updatedAt"]!,
-    v: h["v"] ?? "0",
+    putOrder,
+    getOrder,
+    getOrderRecord: readOrder,
+    getPayment,
+    applyPayment,
+    listIndexed,
+    pendingEvents,
+    dueEvents,
+    outboxEvents,
+    markEmitted,
   };
 }
 
-function parsePayment(h: Record<string, string>): PaymentRecord | null {
+function parseFacts(h: Record<string, string>): PaymentFacts {
+  return {
+    status: (h["status"] ?? "unknown") as PaymentStatus,
+    currency: h["currency"] || null,
+    requested: h["requested"] ? Number(h["requested"]) : null,
+    settled: Number(h["settled"] ?? "0"),
+    refunded: Number(h["refunded"] ?? "0"),
+    livemode: h["livemode"] === "1",
+  };
+}
+
+/** A payment hash as a record; a legacy one is restated (its order, when attached, gives the amount it was counted for). */
+function parsePayment(h: Record<string, string>, legacyOrder: OrderRecord | null): PaymentRecord | null {
   if (!h["provider"]) return null;
+  const legacy = isLegacyPayment(h);
   return {
     provider: h["provider"] as ProviderId,
     providerPaymentId: h["providerPaymentId"]!,
     orderId: h["orderId"] || null,
-    status: h["status"]!,
-    amount: h["amount"] ? Number(h["amount"]) : null,
-    currency: h["currency"] || null,
+    attached: legacy ? legacyOrder !== null : h["attached"] === "1",
+    facts: legacy ? legacyFacts(h, legacyOrder?.amount ?? null) : parseFacts(h),
+    providerStatus: legacy ? legacyProviderStatus(h) : (h["providerStatus"] ?? h["status"] ?? "unknown"),
     at: h["at"]!,
-    livemode: h["livemode"] === "1",
-    contribution: Number(h["contribution"] ?? "0"),
     state: JSON.parse(h["state"] ?? "{}") as Record<string, unknown>,
     v: h["v"] ?? "0",
+  };
+}
+
+function serializePayment(p: Omit<PaymentRecord, "v">): Record<string, string> {
+  return {
+    schema: "2",
+    provider: p.provider,
+    providerPaymentId: p.providerPaymentId,
+    orderId: p.orderId ?? "",
+    attached: p.attached ? "1" : "0",
+    status: p.facts.status,
+    providerStatus: p.providerStatus,
+    currency: p.facts.currency ?? "",
+    requested: p.facts.requested === null ? "" : String(p.facts.requested),
+    settled: String(p.facts.settled),
+    refunded: String(p.facts.refunded),
+    livemode: p.facts.livemode ? "1" : "0",
+    at: p.at,
+    state: JSON.stringify(p.state),
   };
 }

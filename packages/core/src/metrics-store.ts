@@ -27,8 +27,12 @@ export const JOB_DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 export const JOB_STATUSES = ["completed", "failed"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-/** `retrying`: BullMQ will run the job again; `final`: the job is left in the failed set. */
-export const JOB_FAILURE_KINDS = ["retrying", "final"] as const;
+/**
+ * `retrying`: BullMQ will run the job again; `final`: the job is left in the failed set;
+ * `quarantined`: left failed because its payload cannot be interpreted (an authenticated delivery
+ * from an API version payhooks does not read), kept for `payhooks retry` after an upgrade.
+ */
+export const JOB_FAILURE_KINDS = ["retrying", "final", "quarantined"] as const;
 export type JobFailureKind = (typeof JOB_FAILURE_KINDS)[number];
 
 /**

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ORDER_STATUSES } from "./order-model";
 import { PROVIDER_IDS } from "./provider";
 
 export const PAYMENT_EVENT_TYPES = [
@@ -10,6 +11,7 @@ export const PAYMENT_EVENT_TYPES = [
   "payment.refunded",
   "payment.failed",
   "payment.amount_mismatch",
+  "payment.mode_mismatch",
   "payment.disputed",
   "payment.unknown_status",
 ] as const;
@@ -30,6 +32,20 @@ export const PaymentEventSchema = z.object({
   occurredAt: z.string(),
   livemode: z.boolean(),
   data: z.record(z.string(), z.unknown()),
+  /**
+   * The order the payment is attached to, as this change left it (null: no order yet). `counted`
+   * is what this payment counts toward it (0 when it was made for another amount, currency or mode).
+   */
+  order: z
+    .object({
+      status: z.enum(ORDER_STATUSES),
+      paidAmount: z.number().int().nonnegative(),
+      amount: z.number().int().positive(),
+      currency: z.string().min(1),
+      counted: z.number().int().nonnegative(),
+    })
+    .nullable()
+    .optional(),
 });
 
 export type PaymentEvent = z.infer<typeof PaymentEventSchema>;

@@ -2,10 +2,10 @@ import { z } from "zod";
 import {
   ORDER_ID_PATTERN,
   type OrderRecord,
-  type OrderStatus,
   type PaymentDecision,
   type PaymentEventType,
   type PaymentRecord,
+  type PaymentStatus,
   sha256Hex,
 } from "@payhooks/core";
 import { PAYME_ERRORS, rpcError, type PaymeReply } from "./errors";
@@ -55,7 +55,10 @@ export function statementIndex(livemode: boolean): string {
   return livemode ? "statement:live" : "statement:test";
 }
 
-const PAYMENT_STATUS: Record<PaymeState, string> = { 1: "created", 2: "performed", [-1]: "cancelled", [-2]: "refunded" };
+/** Payme's own name for each state, shown to people. */
+const PROVIDER_STATUS: Record<PaymeState, string> = { 1: "created", 2: "performed", [-1]: "cancelled", [-2]: "refunded" };
+/** Each state in the shared vocabulary: a created transaction holds the order until performed or cancelled. */
+const PAYMENT_STATUS = { 1: "held", 2: "succeeded", [-1]: "cancelled", [-2]: "refunded" } as const satisfies Record<PaymeState, PaymentStatus>;
 
 const Id = z.string().min(1).max(64);
 const Timestamp = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -99,7 +102,7 @@ export function parseParams<M extends keyof typeof PARAMS>(
 
 /** The transaction of this mode, or null: a sandbox transaction does not exist for live calls and vice versa. */
 export function transactionOf(payment: PaymentRecord | null, livemode: boolean): PaymeTransaction | null {
-  if (!payment || payment.livemode !== livemode) return null;
+  if (!payment || payment.facts.livemode !== livemode) return null;
   return payment.state as unknown as PaymeTransaction;
 }
 
@@ -117,15 +120,18 @@ function accountOrderId(account: Record<string, unknown>, field: string): string
 const ignored = (reply: PaymeReply, reason: string): PaymeOutcome => ({ reply, decision: { kind: "ignored", reason } });
 
 /**
- * CheckPerformTransaction's checks (payme.md §3.1 steps 1–5), shared by CreateTransaction for a
- * new id. A one-time order takes one live transaction: once reserved or paid it is not payable.
+ * CheckPerformTransaction's checks (docs/protocols/payme.md, CheckPerformTransaction), shared by
+ * CreateTransaction for a new id. A one-time order takes one transaction: once reserved or paid
+ * it is not payable. Live and sandbox are two worlds: a sandbox call does not see live orders,
+ * and a live call does not see test orders.
  */
 export function checkOrder(
   params: { amount: number; account: Record<string, unknown> },
   order: OrderRecord | null,
-  accountField: string,
+  ctx: Pick<PaymeContext, "accountField" | "livemode">,
 ): PaymeReply | null {
-  if (accountOrderId(params.account, accountField) === null || order === null) {
+  const accountField = ctx.accountField;
+  if (accountOrderId(params.account, accountField) === null || order === null || order.livemode !== ctx.livemode) {
     return rpcError(PAYME_ERRORS.ACCOUNT_INVALID, accountField);
   }
   // Payme pays in tiyin, UZS minor units: an order in another currency can never match.
@@ -158,7 +164,7 @@ export function checkPerform(
   order: OrderRecord | null,
   ctx: PaymeContext,
 ): PaymeReply {
-  const refused = checkOrder(params, order, ctx.accountField);
+  const refused = checkOrder(params, order, ctx);
   if (refused) return refused;
   const items = z.array(FiscalItem).min(1).safeParse(order!.items);
   return { result: { allow: true, ...(items.success ? { detail: { receipt_type: 0, items: items.data } } : {}) } };
@@ -176,25 +182,28 @@ function cancelledReply(tx: PaymeTransaction): PaymeReply {
   return { result: { transaction: tx.transaction, cancel_time: tx.cancel_time, state: tx.state } };
 }
 
-/** Writes `next` as the payment, with the order status it leads to and at most one event. */
-function write(
-  next: PaymeTransaction,
-  ctx: PaymeContext,
-  change: { at: number; orderStatus?: OrderStatus; event?: PaymentEventType; index?: boolean },
-): PaymentDecision {
+/**
+ * Writes `next` as the payment's facts with at most one event. Money is settled from Perform on;
+ * a refund gives all of it back. What that does to the order is the core's rule.
+ */
+function write(next: PaymeTransaction, ctx: PaymeContext, change: { at: number; event?: PaymentEventType; index?: boolean }): PaymentDecision {
   const occurredAt = new Date(change.at).toISOString();
+  const settled = next.state === 2 || next.state === -2 ? next.amount : 0;
   return {
     kind: "applied",
     payment: {
-      status: PAYMENT_STATUS[next.state],
-      amount: next.amount,
-      currency: "UZS",
+      facts: {
+        status: PAYMENT_STATUS[next.state],
+        currency: "UZS",
+        requested: next.amount,
+        settled,
+        refunded: next.state === -2 ? next.amount : 0,
+        livemode: ctx.livemode,
+      },
+      providerStatus: PROVIDER_STATUS[next.state],
       at: occurredAt,
-      livemode: ctx.livemode,
-      contribution: next.state === 2 ? next.amount : 0,
       state: next as unknown as Record<string, unknown>,
     },
-    ...(change.orderStatus ? { orderStatus: change.orderStatus } : {}),
     ...(change.index ? { index: { name: statementIndex(ctx.livemode), score: next.time } } : {}),
     events: change.event
       ? [
@@ -215,18 +224,13 @@ function write(
   };
 }
 
-/** A state-1 transaction whose 12 hours ran out: cancelled with reason 4, the order released, -31008. */
-function expire(tx: PaymeTransaction, order: OrderRecord | null, ctx: PaymeContext): PaymeOutcome {
+/** A state-1 transaction whose 12 hours ran out: cancelled with reason 4 (the order is no longer held), -31008. */
+function expire(tx: PaymeTransaction, ctx: PaymeContext): PaymeOutcome {
   const next: PaymeTransaction = { ...tx, state: -1, cancel_time: ctx.now, reason: REASON_TIMEOUT };
   return {
     reply: rpcError(PAYME_ERRORS.CANNOT_PERFORM),
-    decision: write(next, ctx, { at: ctx.now, orderStatus: released(order), event: "payment.cancelled" }),
+    decision: write(next, ctx, { at: ctx.now, event: "payment.cancelled" }),
   };
-}
-
-/** A cancelled reservation gives the order back to the payer, unless something else moved it on. */
-function released(order: OrderRecord | null): OrderStatus | undefined {
-  return order?.status === "reserved" ? "awaiting_payment" : undefined;
 }
 
 /** Our transaction id: derived from Payme's, so every worker computes the same string. */
@@ -239,10 +243,10 @@ export function decideCreate(params: PaymeParams<"CreateTransaction">, current: 
   if (current.payment) {
     const tx = transactionOf(current.payment, ctx.livemode);
     if (!tx || tx.state !== 1) return ignored(rpcError(PAYME_ERRORS.CANNOT_PERFORM), "transaction is not active");
-    if (expired(tx, ctx.now)) return expire(tx, current.order, ctx);
+    if (expired(tx, ctx.now)) return expire(tx, ctx);
     return ignored(createdReply(tx), "repeat of CreateTransaction");
   }
-  const refused = checkOrder(params, current.order, ctx.accountField);
+  const refused = checkOrder(params, current.order, ctx);
   if (refused) return ignored(refused, "order refused the transaction");
   if (ctx.now - params.time > PAYME_TIMEOUT_MS) return ignored(rpcError(PAYME_ERRORS.CANNOT_PERFORM), "created over 12 hours ago");
   const tx: PaymeTransaction = {
@@ -259,7 +263,7 @@ export function decideCreate(params: PaymeParams<"CreateTransaction">, current: 
   };
   return {
     reply: createdReply(tx),
-    decision: write(tx, ctx, { at: ctx.now, orderStatus: "reserved", event: "payment.pending", index: true }),
+    decision: write(tx, ctx, { at: ctx.now, event: "payment.pending", index: true }),
   };
 }
 
@@ -269,13 +273,10 @@ export function decidePerform(current: PaymeCurrent, ctx: PaymeContext): PaymeOu
   if (!tx) return ignored(rpcError(PAYME_ERRORS.TRANSACTION_NOT_FOUND), "unknown transaction");
   if (tx.state === 2) return ignored(performedReply(tx), "repeat of PerformTransaction");
   if (tx.state !== 1) return ignored(rpcError(PAYME_ERRORS.CANNOT_PERFORM), "transaction is cancelled");
-  if (expired(tx, ctx.now)) return expire(tx, current.order, ctx);
+  if (expired(tx, ctx.now)) return expire(tx, ctx);
+  // The money is taken whatever the order says now: the core counts it (overpaid, if so).
   const next: PaymeTransaction = { ...tx, state: 2, perform_time: ctx.now };
-  const order = current.order;
-  // The money is taken whatever the order says now: it is counted, and overpaid is reported as such.
-  const paid = order ? order.paidAmount - (current.payment?.contribution ?? 0) + next.amount : 0;
-  const orderStatus: OrderStatus | undefined = order ? (paid > order.amount ? "overpaid" : "paid") : undefined;
-  return { reply: performedReply(next), decision: write(next, ctx, { at: ctx.now, orderStatus, event: "payment.succeeded" }) };
+  return { reply: performedReply(next), decision: write(next, ctx, { at: ctx.now, event: "payment.succeeded" }) };
 }
 
 /** CancelTransaction (§3.4): 1 → -1, or 2 → -2 when the order is refundable (else -31007). First cancel wins. */
@@ -288,16 +289,12 @@ export function decideCancel(params: PaymeParams<"CancelTransaction">, current: 
     const next: PaymeTransaction = { ...tx, state: -1, cancel_time: ctx.now, reason: params.reason };
     return {
       reply: cancelledReply(next),
-      decision: write(next, ctx, { at: ctx.now, orderStatus: released(order), event: "payment.cancelled" }),
+      decision: write(next, ctx, { at: ctx.now, event: "payment.cancelled" }),
     };
   }
   if (!order?.refundable) return ignored(rpcError(PAYME_ERRORS.CANNOT_CANCEL), "order is not refundable");
   const next: PaymeTransaction = { ...tx, state: -2, cancel_time: ctx.now, reason: params.reason };
-  const paid = order.paidAmount - (current.payment?.contribution ?? 0);
-  return {
-    reply: cancelledReply(next),
-    decision: write(next, ctx, { at: ctx.now, orderStatus: paid <= 0 ? "refunded" : undefined, event: "payment.refunded" }),
-  };
+  return { reply: cancelledReply(next), decision: write(next, ctx, { at: ctx.now, event: "payment.refunded" }) };
 }
 
 /** CheckTransaction (§3.5): the stored values; unset times 0, unset reason null. */

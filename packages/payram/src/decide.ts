@@ -1,4 +1,4 @@
-import type { OrderRecord, OrderStatus, PaymentDecision, PaymentEventType, PaymentRecord } from "@payhooks/core";
+import type { OrderRecord, PaymentDecision, PaymentEventType, PaymentRecord, PaymentStatus } from "@payhooks/core";
 import type { PayramNotification, PayramStatus } from "./schemas";
 import { INITIAL_PAYRAM_STATE, reducePayram, type PayramState } from "./state-machine";
 
@@ -11,44 +11,21 @@ const EVENT_TYPE = {
   UNDEFINED: "payment.unknown_status",
 } as const satisfies Record<PayramStatus, PaymentEventType>;
 
-/** The order status each Payram status leads to; undefined leaves the order as it is. */
-function orderStatusFor(effect: PayramStatus, order: OrderRecord): OrderStatus | undefined {
-  switch (effect) {
-    case "OPEN":
-    case "UNDEFINED":
-      return undefined;
-    case "PARTIALLY_FILLED":
-      return "partially_paid";
-    case "FILLED":
-      return "paid";
-    case "OVER_FILLED":
-      return "overpaid";
-    case "CANCELLED":
-      // An expired link cancels an order that had no money yet; it never undoes a payment.
-      return order.status === "awaiting_payment" || order.status === "reserved" ? "cancelled" : undefined;
-    default: {
-      const exhaustive: never = effect;
-      return exhaustive;
-    }
-  }
-}
+/** Payram's statuses in the shared vocabulary. */
+const PAYMENT_STATUS = {
+  OPEN: "pending",
+  PARTIALLY_FILLED: "partially_paid",
+  FILLED: "succeeded",
+  OVER_FILLED: "overpaid",
+  CANCELLED: "cancelled",
+} as const satisfies Record<Exclude<PayramStatus, "UNDEFINED">, PaymentStatus>;
 
 /**
- * What this payment adds to the order's paidAmount, in the order's currency: the received amount
- * when the currencies agree, Payram's USD equivalent for a USD order paid in a stablecoin.
- * A notification that cannot restate it (no USD figure, e.g. CANCELLED) keeps what was counted:
- * money once received is never uncounted by a later status.
- */
-function contributionFor(n: PayramNotification, filled: number | null, order: OrderRecord | null, previous: number): number {
-  if (!order || filled === null) return previous;
-  if (order.currency === n.currency) return filled;
-  if (order.currency === "USD" && n.filledAmountUsd !== null) return Math.max(previous, n.filledAmountUsd);
-  return previous;
-}
-
-/**
- * Binds the Payram reducer to the ledger: given the stored payment and its order, what changes.
- * `receivedAt` (ms) stands in for Payram's own timestamp when the notification has none.
+ * Binds the Payram reducer to the ledger: the payment's facts after this notification. Payram
+ * has no test mode, so every payment is live; what it was requested for is `amount`, what it
+ * settled the highest `filled_amount` seen (money once received is never uncounted). Whether it
+ * pays an order is the core's rule, not Payram's. `receivedAt` (ms) stands in for Payram's own
+ * timestamp when the notification has none.
  */
 export function decidePayram(
   n: PayramNotification,
@@ -64,18 +41,23 @@ export function decidePayram(
   const occurredAt = new Date(n.timestampMs ?? receivedAt).toISOString();
   const received = outcome.state.filled;
   const eventAmount = n.status === "OPEN" || n.status === "CANCELLED" || n.status === "UNDEFINED" ? n.amount : received;
+  const previous = current.payment?.facts;
+  const settled = Math.max(previous?.settled ?? 0, received ?? 0);
   return {
     kind: "applied",
     payment: {
-      status: outcome.state.status ?? "UNDEFINED",
-      amount: received ?? n.amount,
-      currency: n.currency,
+      facts: {
+        status: outcome.state.status ? PAYMENT_STATUS[outcome.state.status] : "unknown",
+        currency: n.currency,
+        requested: n.amount ?? previous?.requested ?? null,
+        settled,
+        refunded: 0,
+        livemode: true,
+      },
+      providerStatus: outcome.state.status ?? n.rawStatus,
       at: occurredAt,
-      livemode: true,
-      contribution: contributionFor(n, received, current.order, current.payment?.contribution ?? 0),
       state: outcome.state,
     },
-    ...(current.order ? { orderStatus: orderStatusFor(outcome.effect, current.order) } : {}),
     events: [
       {
         type: EVENT_TYPE[outcome.effect],
@@ -86,6 +68,7 @@ export function decidePayram(
           status: n.rawStatus,
           ...(n.amount !== null ? { requestedAmount: n.amount } : {}),
           ...(received !== null ? { filledAmount: received } : {}),
+          ...(n.filledAmountUsd !== null ? { filledAmountUsd: n.filledAmountUsd } : {}),
         },
       },
     ],

@@ -1,6 +1,14 @@
 export { INITIAL_PAYSKE_STATE, decidePayske } from "./decide";
 export type { PayskeState, PayskeStatus } from "./decide";
-export { PayskeEventSchema, checkPayskeObject, parsePayskeEvent, payskeJobId, toPayskeNotification } from "./schemas";
+export {
+  PayskeEventSchema,
+  THIN_EVENT_OBJECT,
+  checkPayskeObject,
+  parsePayskeEvent,
+  payskeJobId,
+  readPayskeDelivery,
+  toPayskeNotification,
+} from "./schemas";
 export type { PayskeChange, PayskeEvent, PayskeNotification } from "./schemas";
 export {
   DEFAULT_TOLERANCE_SECONDS,

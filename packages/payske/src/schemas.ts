@@ -26,6 +26,21 @@ export function parsePayskeEvent(body: unknown): PayskeEvent {
   return parsed.data;
 }
 
+/** What the ingress reads of any authenticated delivery, to name its job and take its mode; nothing here refuses. */
+export function readPayskeDelivery(body: unknown): { id: string | null; type: string | null; livemode: boolean | null; thin: boolean } {
+  const b = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  const id = typeof b["id"] === "string" && /^[A-Za-z0-9_]{1,255}$/.test(b["id"]) ? b["id"] : null;
+  const type = typeof b["type"] === "string" && /^[A-Za-z0-9_.]{1,128}$/.test(b["type"]) ? b["type"] : null;
+  const livemode = typeof b["livemode"] === "boolean" ? b["livemode"] : null;
+  return { id, type, livemode, thin: b["object"] === THIN_EVENT_OBJECT };
+}
+
+/**
+ * A thin event (Stripe's event notifications, `object: "v2.core.event"`) carries no object, only
+ * a pointer to fetch: it is acknowledged and recorded, and it moves no money.
+ */
+export const THIN_EVENT_OBJECT = "v2.core.event";
+
 /** One job per event: a redelivered event is the same job (providers.md §3.10). */
 export function payskeJobId(event: Pick<PayskeEvent, "id">): string {
   return jobIdFor("payske", [event.id]);
@@ -49,7 +64,7 @@ const PaymentIntent = z.looseObject({
 const CheckoutSession = z.looseObject({
   id: Id,
   payment_intent: Ref,
-  payment_status: z.string(),
+  payment_status: z.string().nullish(),
   amount_total: MinorUnits.nullish(),
   currency: Currency.nullish(),
   client_reference_id: z.string().nullish(),
@@ -75,7 +90,8 @@ const Dispute = z.looseObject({
 
 /** What an event means for the ledger. `other` is recorded on the job and changes nothing. */
 export type PayskeChange =
-  | { kind: "succeeded"; amount: number | null; currency: string | null }
+  /** `requested`: what it was for; `amount`: what it received (null: the event does not say) */
+  | { kind: "succeeded"; requested: number | null; amount: number | null; currency: string | null }
   | { kind: "failed"; amount: number; currency: string; failureCode: string | null }
   | { kind: "refunded"; chargeAmount: number; amountRefunded: number; currency: string }
   | { kind: "disputed"; disputeId: string; amount: number; currency: string; reason: string | null };
@@ -121,19 +137,25 @@ export function toPayskeNotification(event: PayskeEvent, orderKey: string): Pays
         ...base,
         paymentId: pi.id,
         orderId: orderFrom(pi.metadata, orderKey),
-        change: { kind: "succeeded", amount: pi.amount_received ?? pi.amount, currency: pi.currency },
+        change: { kind: "succeeded", requested: pi.amount, amount: pi.amount_received ?? pi.amount, currency: pi.currency },
       };
     }
     case "checkout.session.completed":
     case "checkout.session.async_payment_succeeded": {
       const session = parseObject(CheckoutSession, event);
-      // A completed session with payment still pending (bank debits) is not a payment yet.
-      if (session.payment_status !== "paid") return null;
+      // A completed session with payment still pending (bank debits) is not a payment yet. Before
+      // `payment_status` existed (API versions before 2020), a session completed only once paid.
+      if (session.payment_status !== undefined && session.payment_status !== null && session.payment_status !== "paid") return null;
       return {
         ...base,
         paymentId: session.payment_intent ?? session.id,
         orderId: orderFrom(session.metadata, orderKey, session.client_reference_id),
-        change: { kind: "succeeded", amount: session.amount_total ?? null, currency: session.currency ?? null },
+        change: {
+          kind: "succeeded",
+          requested: session.amount_total ?? null,
+          amount: session.amount_total ?? null,
+          currency: session.currency ?? null,
+        },
       };
     }
     case "payment_intent.payment_failed": {

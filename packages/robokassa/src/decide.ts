@@ -11,11 +11,10 @@ export function outSumMinor(outSum: string, currency: string): number | null {
 }
 
 /**
- * A ResultURL notice against the ledger (issue 4). The first notice of an invoice (per mode) is
- * the one recorded; repeats change nothing. OutSum equal to the order's amount, as an exact
- * decimal in the order's currency (which must be the shop's) → order `paid`, `payment.succeeded`;
- * different → order unchanged, `payment.amount_mismatch`; no such order → recorded, no order.
- * Test-mode money never moves an order.
+ * A ResultURL notice against the ledger. The first notice of an invoice (per mode) is the one
+ * recorded; repeats change nothing. The payment settled `OutSum`, an exact decimal in the shop's
+ * currency (RoboKassa states no other amount); `IsTest=1` makes it a test payment. Whether it
+ * pays its order (same mode, currency and amount) is the core's rule.
  */
 export function decideRobokassa(
   n: RobokassaNotice,
@@ -24,39 +23,39 @@ export function decideRobokassa(
   receivedAt: number,
 ): PaymentDecision {
   if (current.payment) return { kind: "ignored", reason: "invoice already recorded" };
-  const order = current.order;
   // OutSum is always in the shop's currency, whatever the order says.
   const currency = shopCurrency;
   const amount = outSumMinor(n.outSum, currency);
-  const matches = order !== null && order.currency === shopCurrency && amount === order.amount;
-  const moves = matches && n.livemode;
   const occurredAt = new Date(receivedAt).toISOString();
-  const paidAfter = order ? order.paidAmount + (moves ? amount! : 0) : 0;
   return {
     kind: "applied",
     payment: {
-      status: order && !matches ? "amount_mismatch" : "paid",
-      amount,
-      currency,
+      facts: {
+        // An OutSum finer than the currency's minor unit is no amount any order can have.
+        status: amount === null ? "unknown" : "succeeded",
+        currency,
+        requested: amount,
+        settled: amount ?? 0,
+        refunded: 0,
+        livemode: n.livemode,
+      },
+      providerStatus: "paid",
       at: occurredAt,
-      livemode: n.livemode,
-      contribution: moves ? amount! : 0,
       state: { invId: n.invId, outSum: n.outSum },
     },
-    ...(moves ? { orderStatus: paidAfter > order!.amount ? "overpaid" : "paid" } : {}),
     events: [
       {
-        type: order && !matches ? "payment.amount_mismatch" : "payment.succeeded",
+        type: amount === null ? "payment.amount_mismatch" : "payment.succeeded",
         amount,
         currency,
         occurredAt,
         data: {
           invId: n.invId,
           outSum: n.outSum,
+          ...(amount === null ? { mismatch: { reason: "amount", detail: `OutSum has more decimals than ${currency} allows` } } : {}),
           ...(n.fee !== null ? { fee: n.fee } : {}),
           ...(n.paymentMethod !== null ? { paymentMethod: n.paymentMethod } : {}),
           ...(n.incCurrLabel !== null ? { incCurrLabel: n.incCurrLabel } : {}),
-          ...(order && !matches ? { orderAmount: order.amount, orderCurrency: order.currency } : {}),
         },
       },
     ],

@@ -246,7 +246,8 @@ export async function auditPayments(store: PipelineStore, expected: readonly Exp
     if (payment.orderId !== e.orderId) problems.push(`${name}: matched to order ${payment.orderId}, expected ${e.orderId}`);
     const listed = view.payments.map((p) => `${p.provider}/${p.providerPaymentId}`);
     if (listed.join() !== name) problems.push(`${name}: order ${e.orderId} lists payments [${listed.join(", ")}]`);
-    if (order.paidAmount !== payment.contribution) problems.push(`${name}: order paidAmount ${order.paidAmount} ≠ payment contribution ${payment.contribution}`);
+    const counted = view.payments.find((p) => `${p.provider}/${p.providerPaymentId}` === name)?.counted ?? 0;
+    if (order.paidAmount !== counted) problems.push(`${name}: order paidAmount ${order.paidAmount} ≠ what the payment counts, ${counted}`);
     if (order.paidAmount !== order.amount || order.status !== "paid") {
       problems.push(`${name}: order ${e.orderId} is ${order.status} with ${order.paidAmount} of ${order.amount}`);
     }

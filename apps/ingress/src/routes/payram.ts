@@ -1,6 +1,6 @@
 import express, { Router } from "express";
 import type { Queue } from "bullmq";
-import { JOB_OPTIONS, type Envelope } from "@payhooks/core";
+import { JOB_OPTIONS, PayloadValidationError, jobIdFor, sha256Hex, type Envelope } from "@payhooks/core";
 import {
   PAYRAM_API_KEY_HEADER,
   PAYRAM_SIGNATURE_HEADER,
@@ -26,8 +26,9 @@ const ACCEPTED = { message: "Webhook received successfully" };
 const TEST_ACCEPTED = { message: "Test webhook received" };
 
 /**
- * POST /webhooks/payram — shared/protocols/providers.md §2.9: raw body → verify → parse →
- * enqueue → 200. Verification failures are 401 (§4), bad bodies 400, Redis trouble 503.
+ * POST /webhooks/payram — docs/protocols/payram.md: raw body → verify → enqueue → 200.
+ * Verification failures are 401; bytes that are no JSON document 400; Redis trouble 503. Every
+ * authenticated JSON body is acknowledged, even one the worker cannot interpret (quarantined there).
  */
 export function createPayramRouter(deps: PayramRouteDeps): Router {
   const router = Router();
@@ -55,9 +56,15 @@ export function createPayramRouter(deps: PayramRouteDeps): Router {
       const parsedBody = parseJsonBody(rawBody);
       if (!parsedBody.ok) return void res.status(400).json({ error: parsedBody.reason });
       const { value: body, text } = parsedBody;
-      const notification = parsePayramNotification(body); // PayloadValidationError → 400
-
-      const jobId = payramJobId(notification);
+      // An authenticated body we cannot read (a newer Payram, a missing field) is still acknowledged:
+      // Payram retries a refusal for two days and the money would be lost. The worker quarantines it.
+      let jobId: string;
+      try {
+        jobId = payramJobId(parsePayramNotification(body));
+      } catch (err) {
+        if (!(err instanceof PayloadValidationError)) throw err;
+        jobId = jobIdFor("payram", ["body", sha256Hex(text).slice(0, 32)]);
+      }
       const envelope: Envelope = {
         provider: "payram",
         deliveryId: jobId,

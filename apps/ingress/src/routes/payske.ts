@@ -1,14 +1,21 @@
 import express, { Router } from "express";
 import type { Queue } from "bullmq";
-import { JOB_OPTIONS, type Envelope } from "@payhooks/core";
-import { PAYSKE_SIGNATURE_HEADER, checkPayskeObject, parsePayskeEvent, payskeJobId, verifyPayskeSignature } from "@payhooks/payske";
+import { JOB_OPTIONS, jobIdFor, sha256Hex, type Envelope } from "@payhooks/core";
+import { PAYSKE_SIGNATURE_HEADER, payskeJobId, readPayskeDelivery, verifyPayskeSignature } from "@payhooks/payske";
 import { enqueue } from "../enqueue";
 import { flatHeaders, keptHeaders } from "../headers";
 import { parseJsonBody } from "../json-body";
 import { NO_REQUEST_METRICS, type RequestMetrics } from "../metrics";
 
 export type PayskeRouteDeps = {
-  provider: { secrets: readonly string[]; toleranceSeconds: number; queue: Queue } | null;
+  provider: {
+    /** live endpoint secrets */
+    secrets: readonly string[];
+    /** test-mode endpoint secrets: an event verified only by one of these is test traffic */
+    testSecrets: readonly string[];
+    toleranceSeconds: number;
+    queue: Queue;
+  } | null;
   bodyLimit: number;
   enqueueTimeoutMs: number;
   now: () => number;
@@ -17,9 +24,12 @@ export type PayskeRouteDeps = {
 };
 
 /**
- * POST /webhooks/payske — providers.md §3.10: raw body → Payske-Signature → parse → enqueue
- * (job id from the event id) → `200 {"received":true}`. Verification failures and malformed
- * events are 400 with a short reason (Payske retries 4xx, so a fixed secret heals); Redis trouble 503.
+ * POST /webhooks/payske — raw body → Payske-Signature (live secrets, then test secrets) → enqueue
+ * → `200 {"received":true}` (docs/protocols/payske.md). A verification failure is 400 (Payske
+ * retries 4xx, so a fixed secret heals). Every authenticated JSON delivery is acknowledged once
+ * it is in Redis, even one the worker cannot interpret (an older or newer API version, a thin
+ * event): refusing it would make Payske retry for days and then disable the endpoint. Only bytes
+ * that are no JSON document at all are refused (400); Redis trouble is 503.
  */
 export function createPayskeRouter(deps: PayskeRouteDeps): Router {
   const router = Router();
@@ -30,29 +40,27 @@ export function createPayskeRouter(deps: PayskeRouteDeps): Router {
     (_req, res, next) => (deps.provider ? next() : void res.status(503).json({ error: "provider_not_configured" })),
     express.raw({ type: () => true, limit: deps.bodyLimit }),
     async (req, res) => {
-      const { secrets, toleranceSeconds, queue } = deps.provider!;
+      const { secrets, testSecrets, toleranceSeconds, queue } = deps.provider!;
       const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const headers = flatHeaders(req.headers);
-      const verified = verifyPayskeSignature({
-        rawBody,
-        header: headers[PAYSKE_SIGNATURE_HEADER],
-        secrets,
-        now: deps.now(),
-        toleranceSeconds,
-      });
+      const check = (list: readonly string[]) =>
+        verifyPayskeSignature({ rawBody, header: headers[PAYSKE_SIGNATURE_HEADER], secrets: list, now: deps.now(), toleranceSeconds });
+      const live = check(secrets);
+      const verified = live.ok ? live : check(testSecrets);
       if (!verified.ok) {
         metrics.mark(res, "rejected_signature"); // a 400 like a bad payload: the status cannot tell them apart
-        return void res.status(400).json({ error: verified.reason });
+        // The live verdict names the problem unless only the test secrets got further.
+        const reason = !live.ok && live.reason !== "no_matching_signature" ? live.reason : verified.reason;
+        return void res.status(400).json({ error: reason });
       }
 
       // Not UTF-8, not JSON, or nested too deep to queue: 400 (json-body.ts).
       const parsedBody = parseJsonBody(rawBody);
       if (!parsedBody.ok) return void res.status(400).json({ error: parsedBody.reason });
       const { value: body, text } = parsedBody;
-      const event = parsePayskeEvent(body); // PayloadValidationError → 400
-      checkPayskeObject(event); // a mapped type's object the worker could not read: 400, not a job
-
-      const jobId = payskeJobId(event);
+      const delivery = readPayskeDelivery(body);
+      // An event we cannot read is still one delivery: its id when it has one, else its bytes.
+      const jobId = delivery.id ? payskeJobId({ id: delivery.id }) : jobIdFor("payske", ["body", sha256Hex(text).slice(0, 32)]);
       const envelope: Envelope = {
         provider: "payske",
         deliveryId: jobId,
@@ -60,9 +68,10 @@ export function createPayskeRouter(deps: PayskeRouteDeps): Router {
         rawBody: text,
         payload: body,
         headers: keptHeaders(headers, ["content-type", "user-agent"]),
-        livemode: event.livemode,
+        // Mode is the secret's word first: a test secret never makes a live event.
+        livemode: live.ok && delivery.livemode !== false,
       };
-      const job = await enqueue(queue, event.type, envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
+      const job = await enqueue(queue, delivery.type ?? "payske.unreadable", envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);
       metrics.enqueued(res, queue, job);
       res.status(200).json({ received: true });
     },

@@ -117,7 +117,7 @@ export function createPaymeProcessor(deps: {
         if (!p.ok) return read(p.reply);
         const { from, to } = p.params;
         const rows = from > to ? [] : await ledger.listIndexed("payme", statementIndex(livemode), from, to);
-        return read({ result: { transactions: rows.filter((r) => r.livemode === livemode).map(statementItem) } });
+        return read({ result: { transactions: rows.filter((r) => r.facts.livemode === livemode).map(statementItem) } });
       }
       case "ChangePassword":
         // The ingress answers it and never enqueues it: a password must not sit in a job.

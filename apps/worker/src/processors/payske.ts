@@ -1,14 +1,23 @@
 import type { Ledger } from "@payhooks/core";
-import { decidePayske, parsePayskeEvent, toPayskeNotification } from "@payhooks/payske";
+import { decidePayske, parsePayskeEvent, readPayskeDelivery, toPayskeNotification } from "@payhooks/payske";
 import type { Emitter } from "../emitter";
 import { applyAndEmit, type ProviderHandler } from "../processor";
 
-/** Payske: event → mapped change → ledger → events. Unmapped types are recorded on the job only. */
+/**
+ * Payske: event → mapped change → ledger → events. Unmapped types and thin events are recorded
+ * on the job only. An event that cannot be read throws PayloadValidationError: the job is
+ * quarantined (failed, kept, `payhooks retry` after an upgrade).
+ */
 export function createPayskeHandler(deps: { ledger: Ledger; emitter: Emitter; orderMetadataKey: string }): ProviderHandler {
   return async (envelope) => {
+    if (readPayskeDelivery(envelope.payload).thin) {
+      return { outcome: "ignored", reason: "thin event: it carries no object and moves no money", orderId: null, events: [] };
+    }
     const event = parsePayskeEvent(envelope.payload);
-    const n = toPayskeNotification(event, deps.orderMetadataKey);
-    if (!n) return { outcome: "ignored", reason: `event type ${event.type} changes no payment`, orderId: null, events: [] };
+    const parsed = toPayskeNotification(event, deps.orderMetadataKey);
+    if (!parsed) return { outcome: "ignored", reason: `event type ${event.type} changes no payment`, orderId: null, events: [] };
+    // The mode the ingress established from the secret that verified the event.
+    const n = { ...parsed, livemode: envelope.livemode ?? parsed.livemode };
     return applyAndEmit(deps, {
       provider: "payske",
       providerPaymentId: n.paymentId,

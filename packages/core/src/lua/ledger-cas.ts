@@ -12,7 +12,8 @@
  *               "strings":  [[i, "s"], …]   string KEYS[i] must equal "s" ("": key absent)
  *               "claims":   [[i, "s"], …]   string KEYS[i] must be absent or equal "s"; it is then set
  *               "ops":      [["hset", i, {field: value, …}]   also increments field v by 1
- *                            ["sadd", i, member] | ["set", i, value] | ["zadd", i, score, member]
+ *                            ["sadd" | "srem", i, member] | ["set", i, value] | ["zadd", i, score, member]
+ *                            ["touch", i]                     increments field v of hash KEYS[i] by 1 only
  *                            ["delifeq", i, value]            delete string KEYS[i] if it equals value]
  *             }
  * Returns      1  applied, every op written
@@ -43,6 +44,10 @@ for _, op in ipairs(spec.ops) do
     redis.call('HINCRBY', key, 'v', 1)
   elseif kind == 'sadd' then
     redis.call('SADD', key, op[3])
+  elseif kind == 'srem' then
+    redis.call('SREM', key, op[3])
+  elseif kind == 'touch' then
+    redis.call('HINCRBY', key, 'v', 1)
   elseif kind == 'set' then
     redis.call('SET', key, op[3])
   elseif kind == 'zadd' then
