@@ -115,7 +115,7 @@ describe("with real jobs", () => {
     expect(failed.errors[0]).toMatch(/more precision/);
     expect(failed.ledger).toBeNull();
     const good = (await cli("show", "payram", "payram-good", "--json")).json();
-    expect(good.ledger).toMatchObject({ provider: "payram", providerPaymentId: "ref-cli-1", orderId: "order-cli-1", status: "FILLED", amount: 4_999 });
+    expect(good.ledger).toMatchObject({ provider: "payram", providerPaymentId: "ref-cli-1", orderId: "order-cli-1", attached: true, providerStatus: "FILLED", facts: { status: "succeeded", settled: 4_999 } });
   });
 
   it("retry: a delivery that failed while the merchant answered 500 completes once the merchant is back", async () => {

@@ -341,7 +341,7 @@ async function settle(run: Run, step: SimulationStep, payment: { id: string; sta
   for (;;) {
     const order = await run.admin.get(run.order.orderId);
     const seen = order?.payments.find(
-      (p) => p.provider === run.provider && p.providerPaymentId === payment.id && (payment.status === undefined || p.status === payment.status),
+      (p) => p.provider === run.provider && p.providerPaymentId === payment.id && (payment.status === undefined || p.providerStatus === payment.status),
     );
     if (order && seen) {
       // GET /v1/orders/:id reads the order, then its payments, in separate round trips: the read

@@ -87,7 +87,9 @@ it("takes a Payram payment from webhook to a paid order and a signed merchant ev
     amount: 4999,
     currency: "USD",
     paidAmount: 4999,
-    payments: [{ provider: "payram", providerPaymentId: "b1e0c7d4-8e2f-4b7a-9c11-2f5d6e7a8b90", status: "FILLED", amount: 4999, currency: "USD" }],
+    payments: [
+      { provider: "payram", providerPaymentId: "b1e0c7d4-8e2f-4b7a-9c11-2f5d6e7a8b90", status: "succeeded", providerStatus: "FILLED", settled: 4999, counted: 4999, currency: "USD" },
+    ],
   });
 
   // First attempt answered 500; the retry (2 s backoff) is answered 204.

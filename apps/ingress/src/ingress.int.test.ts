@@ -131,16 +131,26 @@ describe("POST /webhooks/payram", () => {
     expect(await jobCount()).toBe(0);
   });
 
-  it.each([
-    ["invalid JSON", "{not json", "invalid_json"],
-    ["no reference_id", JSON.stringify({ status: "FILLED" }), "invalid_payload"],
-    ["no status", JSON.stringify({ reference_id: "r-1" }), "invalid_payload"],
-    ["an amount finer than cents", notification({ filled_amount: "49.995" }), "invalid_payload"],
-  ])("rejects %s with 400", async (_name, body, error) => {
-    const res = await post(body, signForTest(body, SECRET));
+  it("rejects a signed body that is not JSON with 400 and no job", async () => {
+    const res = await post("{not json", signForTest("{not json", SECRET));
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error });
+    expect(await res.json()).toMatchObject({ error: "invalid_json" });
     expect(await jobCount()).toBe(0);
+  });
+
+  it.each([
+    ["no reference_id", JSON.stringify({ status: "FILLED" })],
+    ["no status", JSON.stringify({ reference_id: "r-1" })],
+    ["an amount finer than cents", notification({ filled_amount: "49.995" })],
+  ])("acknowledges a signed body with %s: one job (for the worker to quarantine), never a refusal Payram would retry", async (_name, body) => {
+    const before = await jobCount();
+    const res = await post(body, signForTest(body, SECRET));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ message: "Webhook received successfully" });
+    expect(await jobCount()).toBe(before + 1);
+    // A redelivery of the same bytes is the same job.
+    expect((await post(body, signForTest(body, SECRET))).status).toBe(200);
+    expect(await jobCount()).toBe(before + 1);
   });
 
   it("rejects a body over the limit with 413 before verifying it", async () => {

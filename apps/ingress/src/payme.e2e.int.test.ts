@@ -288,8 +288,18 @@ describe("the sandbox's sequences", () => {
     expect(await call("SetFiscalData", { id, type: "REFUND", fiscal_data: fiscal })).toMatchObject({ error: { code: -32600, data: "type" } });
   });
 
-  it("keeps sandbox (TEST_KEY) transactions apart: livemode false, invisible to the live key", async () => {
-    const orderId = await order();
+  it("never lets the sandbox key reserve or pay a live order (-31050), nor the live key a test order", async () => {
+    const live = await order();
+    const account = { order_id: live };
+    expect(await call("CheckPerformTransaction", { amount: 500_000, account }, TEST_KEY)).toMatchObject({ error: { code: -31050, data: "order_id" } });
+    expect(await call("CreateTransaction", { id: paymeId(), time: Date.now(), amount: 500_000, account }, TEST_KEY)).toMatchObject({ error: { code: -31050 } });
+    expect(await orderStatus(live)).toMatchObject({ status: "awaiting_payment", payments: [] });
+    const test = await order(500_000, { livemode: false });
+    expect(await call("CheckPerformTransaction", { amount: 500_000, account: { order_id: test } })).toMatchObject({ error: { code: -31050 } });
+  });
+
+  it("keeps sandbox (TEST_KEY) transactions apart: livemode false, invisible to the live key, paying only a test order", async () => {
+    const orderId = await order(500_000, { livemode: false });
     const id = paymeId();
     const created = await call("CreateTransaction", { id, time: Date.now(), amount: 500_000, account: { order_id: orderId } }, TEST_KEY);
     expect(created.result).toMatchObject({ state: 1 });
@@ -301,6 +311,7 @@ describe("the sandbox's sequences", () => {
       return e.length >= 2 ? e : undefined;
     }, "sandbox events");
     expect(emitted.map((e) => e.livemode)).toEqual([false, false]);
+    expect(await orderStatus(orderId)).toMatchObject({ livemode: false, status: "paid", paidAmount: 500_000 });
   });
 });
 

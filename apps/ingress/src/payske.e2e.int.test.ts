@@ -20,6 +20,7 @@ import {
 
 const OLD_SECRET = "whsec_e2eOldSecret0123456789abcdefghij";
 const NEW_SECRET = "whsec_e2eNewSecret9876543210zyxwvutsrq";
+const TEST_SECRET = "whsec_e2eTestModeSecret0123456789abcd";
 const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 const PREFIX = "psk";
 const stripe = new Stripe("sk_test_not_used_offline");
@@ -36,6 +37,7 @@ beforeAll(async () => {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: PREFIX,
     PAYSKE_WEBHOOK_SECRET: `${OLD_SECRET},${NEW_SECRET}`,
+    PAYSKE_TEST_WEBHOOK_SECRET: TEST_SECRET,
     ADMIN_TOKEN,
   };
   [ingress, worker] = await Promise.all([startIngress(env), startWorker(env)]);
@@ -88,8 +90,8 @@ async function deliver(body: string, options: { secret?: string; timestamp?: num
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function putOrder(orderId: string, amount: number, currency = "USD") {
-  expect(await adminClient(ingress.adminUrl, ADMIN_TOKEN).putOrder(orderId, { amount, currency })).toBe(201);
+async function putOrder(orderId: string, amount: number, currency = "USD", extra: Record<string, unknown> = {}) {
+  expect(await adminClient(ingress.adminUrl, ADMIN_TOKEN).putOrder(orderId, { amount, currency, ...extra })).toBe(201);
 }
 
 const order = (orderId: string) => adminClient(ingress.adminUrl, ADMIN_TOKEN).getOrder(orderId);
@@ -129,20 +131,24 @@ it("keeps a refund that overtook the success: the late success does not make the
   expect((await deliver(JSON.stringify(succeeded))).status).toBe(200);
   await settled();
   const o = await order("psk-order-2");
-  expect(o.status).not.toBe("paid");
+  expect(o.status).toBe("refunded");
   expect(o.paidAmount).toBe(0);
-  expect((await eventsFor("pi_e2e_2")).map((e) => e.type)).toEqual(["payment.refunded"]);
+  // The refund's own event (no order yet), then the one that reports it attached to the order the success named.
+  expect((await eventsFor("pi_e2e_2")).map((e) => [e.type, e.orderId, e.data["attached"] ?? false])).toEqual([
+    ["payment.refunded", null, false],
+    ["payment.refunded", "psk-order-2", true],
+  ]);
   const late = await payskeQueue.getJob(`payske-${succeeded.id}`);
-  expect(late!.returnvalue).toMatchObject({ outcome: "ignored", reason: "already refunded" });
+  expect(late!.returnvalue).toMatchObject({ outcome: "applied", orderId: "psk-order-2" });
 });
 
-it("succeeded, then a partial refund: the order stays paid with the refunded amount taken off", async () => {
+it("succeeded, then a partial refund: the order is partially_refunded with the refunded amount taken off", async () => {
   await putOrder("psk-order-3", 2_500);
   await deliver(JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_e2e_3", 2_500, "psk-order-3"))));
   await settled();
   await deliver(JSON.stringify(event("charge.refunded", charge("pi_e2e_3", 2_500, 1_000))));
   await settled();
-  expect(await order("psk-order-3")).toMatchObject({ status: "paid", paidAmount: 1_500 });
+  expect(await order("psk-order-3")).toMatchObject({ status: "partially_refunded", paidAmount: 1_500 });
   const refund = (await eventsFor("pi_e2e_3")).find((e) => e.type === "payment.refunded");
   expect(refund).toMatchObject({ amount: 1_000, currency: "USD", orderId: "psk-order-3", data: { amountRefunded: 1_000, chargeAmount: 2_500 } });
 });
@@ -173,16 +179,99 @@ it("keeps test-mode events apart: the PaymentEvent carries livemode false", asyn
   expect(e).toMatchObject({ type: "payment.failed", livemode: false, data: { failureCode: "insufficient_funds" } });
 });
 
-it("never lets test-mode money move an order, though the test payment is recorded against it", async () => {
+it("never lets test-mode money move a live order, though the test payment is recorded against it", async () => {
   await putOrder("psk-order-6", 1_200);
   await deliver(JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_e2e_6", 1_200, "psk-order-6"), { livemode: false })));
   await settled();
   expect(await order("psk-order-6")).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
   const [e] = await eventsFor("pi_e2e_6");
-  expect(e).toMatchObject({ type: "payment.succeeded", livemode: false, orderId: "psk-order-6", amount: 1_200 });
+  expect(e).toMatchObject({ type: "payment.mode_mismatch", livemode: false, orderId: "psk-order-6", amount: 1_200 });
+  expect(e!.data["mismatch"]).toMatchObject({ reason: "mode", orderLivemode: true });
 });
 
-describe("refusals: 400 with a short reason and no job", () => {
+describe("live and test are two worlds", () => {
+  it("an event verified only by the test secret is test, even when its body says livemode: true: it never pays a live order", async () => {
+    await putOrder("psk-mode-1", 3_000);
+    const body = JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_mode_1", 3_000, "psk-mode-1"), { livemode: true }));
+    expect(await deliver(body, { secret: TEST_SECRET })).toEqual({ status: 200, body: { received: true } });
+    await settled();
+    expect(await order("psk-mode-1")).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
+    const [e] = await eventsFor("pi_mode_1");
+    expect(e).toMatchObject({ type: "payment.mode_mismatch", livemode: false });
+  });
+
+  it("a staging deployment works end to end: test secret, test order, paid", async () => {
+    await putOrder("psk-mode-2", 3_100, "USD", { livemode: false });
+    const body = JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_mode_2", 3_100, "psk-mode-2"), { livemode: false }));
+    expect((await deliver(body, { secret: TEST_SECRET })).status).toBe(200);
+    await settled();
+    expect(await order("psk-mode-2")).toMatchObject({ livemode: false, status: "paid", paidAmount: 3_100 });
+    const [e] = await eventsFor("pi_mode_2");
+    expect(e).toMatchObject({ type: "payment.succeeded", livemode: false, order: { status: "paid", counted: 3_100 } });
+  });
+
+  it("a live secret with livemode: false is test: it pays a test order, not a live one", async () => {
+    await putOrder("psk-mode-3", 3_200, "USD", { livemode: false });
+    await deliver(JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_mode_3", 3_200, "psk-mode-3"), { livemode: false })));
+    await settled();
+    expect(await order("psk-mode-3")).toMatchObject({ status: "paid", paidAmount: 3_200 });
+  });
+});
+
+describe("a payment that arrives before its order", () => {
+  it("is attached when the order is created a second later: paid, one more event with the order, no second payment possible", async () => {
+    const body = JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_early_1", 4_500, "psk-early-1")));
+    expect((await deliver(body)).status).toBe(200);
+    await settled();
+    await expect(order("psk-early-1")).rejects.toThrow(/404/);
+    await putOrder("psk-early-1", 4_500);
+    expect(await order("psk-early-1")).toMatchObject({ status: "paid", paidAmount: 4_500 });
+    const events = await waitFor(async () => {
+      const list = await eventsFor("pi_early_1");
+      return list.length === 2 ? list : undefined;
+    }, "the attach event sent by the outbox sweep");
+    expect(events.map((e) => [e.type, e.orderId])).toEqual([
+      ["payment.succeeded", null],
+      ["payment.succeeded", "psk-early-1"],
+    ]);
+    expect(events[1]).toMatchObject({ data: { attached: true }, order: { status: "paid", paidAmount: 4_500, counted: 4_500 } });
+    // The PUT again, and the event again: nothing is counted twice.
+    expect(await adminClient(ingress.adminUrl, ADMIN_TOKEN).putOrder("psk-early-1", { amount: 4_500, currency: "USD" })).toBe(200);
+    expect((await deliver(body)).status).toBe(200);
+    await settled();
+    expect(await order("psk-early-1")).toMatchObject({ status: "paid", paidAmount: 4_500 });
+    expect(await eventsFor("pi_early_1")).toHaveLength(2);
+  });
+});
+
+describe("genuine events payhooks cannot fully read are acknowledged, never refused", () => {
+  it("a checkout.session.completed from an API version without payment_status pays the order its client_reference_id names", async () => {
+    await putOrder("psk-old-1", 1_999);
+    const session = { id: "cs_old_1", object: "checkout.session", payment_intent: "pi_old_1", amount_total: 1_999, currency: "usd", client_reference_id: "psk-old-1", mode: "payment" };
+    expect((await deliver(JSON.stringify(event("checkout.session.completed", session, { api_version: "2019-05-16" })))).status).toBe(200);
+    await settled();
+    expect(await order("psk-old-1")).toMatchObject({ status: "paid", paidAmount: 1_999 });
+  });
+
+  it("a thin event is acknowledged and recorded, and moves no money", async () => {
+    const thin = { id: "evt_test_65R9Ijk8d3PP5ueZPHCRFqr9bJ6ZQN5hHvF0DBMYYzVQ", object: "v2.core.event", type: "v1.billing.meter.error_report_triggered", livemode: false, created: "2024-09-17T06:20:52.246Z", related_object: { id: "mtr_test_61R9IbWUCqk1VifMN41IbCPn1K", type: "billing.meter", url: "/v1/billing/meters/mtr_test_61R9IbWUCqk1VifMN41IbCPn1K" } };
+    expect(await deliver(JSON.stringify(thin))).toEqual({ status: 200, body: { received: true } });
+    await settled();
+    const job = await payskeQueue.getJob(`payske-${thin.id}`);
+    expect(job!.returnvalue).toMatchObject({ outcome: "ignored", reason: expect.stringMatching(/^thin event/) });
+  });
+
+  it("a signed body that is not an event is acknowledged and quarantined: failed with the reason, retryable", async () => {
+    const notEvent = JSON.stringify({ object: "event", type: "x" });
+    expect(await deliver(notEvent)).toEqual({ status: 200, body: { received: true } });
+    await settled();
+    const [job] = (await payskeQueue.getJobs(["failed"])).filter((j) => (j.data as Envelope).rawBody === notEvent);
+    expect(job!.failedReason).toMatch(/^quarantined: id: /);
+    expect(job!.attemptsMade).toBe(1);
+  });
+});
+
+describe("refusals of unauthenticated deliveries: 400 with a short reason and no job", () => {
   const body = JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_e2e_refused", 100, null)));
   const id = (JSON.parse(body) as { id: string }).id;
 
@@ -195,11 +284,6 @@ describe("refusals: 400 with a short reason and no job", () => {
   ])("%s", async (_name, send, reason) => {
     expect(await send()).toEqual({ status: 400, body: { error: reason } });
     expect(await payskeQueue.getJob(`payske-${id}`)).toBeUndefined();
-  });
-
-  it("a signed body that is not an event", async () => {
-    const notEvent = JSON.stringify({ object: "event", type: "x" });
-    expect(await deliver(notEvent)).toMatchObject({ status: 400, body: { error: "invalid_payload" } });
   });
 
   it("no signature header", async () => {

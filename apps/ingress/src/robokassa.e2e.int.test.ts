@@ -91,8 +91,8 @@ async function result(method: "GET" | "POST", params: Record<string, string>, ur
   return { status: res.status, type: res.headers.get("content-type"), body: await res.text() };
 }
 
-async function putOrder(orderId: string, amount: number, currency = "RUB") {
-  expect(await adminClient(ingress.adminUrl, ADMIN_TOKEN).putOrder(orderId, { amount, currency })).toBe(201);
+async function putOrder(orderId: string, amount: number, extra: Record<string, unknown> = {}) {
+  expect(await adminClient(ingress.adminUrl, ADMIN_TOKEN).putOrder(orderId, { amount, currency: "RUB", ...extra })).toBe(201);
 }
 
 const order = (orderId: string) => adminClient(ingress.adminUrl, ADMIN_TOKEN).getOrder(orderId);
@@ -145,7 +145,7 @@ it("records a different amount as payment.amount_mismatch and leaves the order u
   await settled();
   expect(await order("88")).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
   const [e] = await eventsFor("88");
-  expect(e).toMatchObject({ type: "payment.amount_mismatch", orderId: "88", amount: 9_999, data: { orderAmount: 10_000, outSum: "99.990000" } });
+  expect(e).toMatchObject({ type: "payment.amount_mismatch", orderId: "88", amount: 9_999, data: { mismatch: { reason: "amount", orderAmount: 10_000 }, outSum: "99.990000" } });
 });
 
 it("routes IsTest=1 to the test passwords, keeps test invoices apart, and refuses them where no test passwords are set", async () => {
@@ -157,10 +157,10 @@ it("routes IsTest=1 to the test passwords, keeps test invoices apart, and refuse
   expect(await rkQueue.getJob("robokassa-test-90")).toBeDefined();
   expect(await rkQueue.getJob("robokassa-live-90")).toBeUndefined();
   await settled();
-  // Test money never moves an order; the event says livemode false.
+  // Test money never moves a live order; the event says livemode false and reports the mismatch.
   expect(await order("90")).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
   const [e] = await eventsFor("test-90");
-  expect(e).toMatchObject({ type: "payment.succeeded", livemode: false, data: { invId: "90" } });
+  expect(e).toMatchObject({ type: "payment.mode_mismatch", livemode: false, data: { invId: "90" } });
   // The same InvId live is another payment and pays the order.
   expect((await result("GET", notice({ OutSum: "10.000000", InvId: "90" }))).body).toBe("OK90");
   await settled();
@@ -169,6 +169,22 @@ it("routes IsTest=1 to the test passwords, keeps test invoices apart, and refuse
   const refused = await result("POST", test, bare.url);
   expect(refused.status).toBe(400);
   expect(refused.body).toMatch(/no test passwords/);
+});
+
+it("pays a test order with a test notice", async () => {
+  await putOrder("91", 1_000, { livemode: false });
+  expect(await result("POST", signForTest({ OutSum: "10.00", InvId: "91", IsTest: "1" }, TEST_PASSWORD2, "sha256"))).toMatchObject({ status: 200, body: "OK91" });
+  await settled();
+  expect(await order("91")).toMatchObject({ livemode: false, status: "paid", paidAmount: 1_000 });
+});
+
+it("attaches a ResultURL for an InvId created afterwards: the order is paid, not payable again", async () => {
+  expect((await result("POST", notice({ OutSum: "25.000000", InvId: "92" }))).body).toBe("OK92");
+  await settled();
+  await putOrder("92", 2_500);
+  expect(await order("92")).toMatchObject({ status: "paid", paidAmount: 2_500, payments: [expect.objectContaining({ providerPaymentId: "92", counted: 2_500 })] });
+  const attached = await waitFor(async () => (await eventsFor("92")).find((e) => e.orderId === "92"), "the attach event");
+  expect(attached).toMatchObject({ type: "payment.succeeded", data: { attached: true }, order: { status: "paid" } });
 });
 
 it("records a notice for an unknown invoice with orderId null", async () => {

@@ -77,7 +77,20 @@ describe("Payram processing over the ledger", () => {
     const order = await ledger.getOrder("order-1");
     expect(order).toMatchObject({ status: "paid", paidAmount: 4999 });
     expect(order!.payments).toEqual([
-      { provider: "payram", providerPaymentId: ref, status: "FILLED", amount: 4999, currency: "USD", at: "2023-11-14T22:15:00.000Z" },
+      {
+        provider: "payram",
+        providerPaymentId: ref,
+        status: "succeeded",
+        providerStatus: "FILLED",
+        currency: "USD",
+        requested: 4999,
+        settled: 4999,
+        refunded: 0,
+        livemode: true,
+        at: "2023-11-14T22:15:00.000Z",
+        counted: 4999,
+        mismatch: null,
+      },
     ]);
     const sent = await emitted();
     expect(sent).toHaveLength(1);
