@@ -1,5 +1,12 @@
 import { createHash } from "node:crypto";
-import { ORDER_STATUSES, type OrderRecord, type OrderStatus, type PaymentDecision, type PaymentRecord } from "@payhooks/core";
+import {
+  ORDER_STATUSES,
+  deriveOrder,
+  type OrderRecord,
+  type PaymentDecision,
+  type PaymentFacts,
+  type PaymentRecord,
+} from "@payhooks/core";
 import type { PaymeReply } from "./errors";
 import {
   PAYME_REASONS,
@@ -44,7 +51,8 @@ const STORED_TXN = "ph_stored_0123456789abcdef";
 const CREATED_AT = "2023-11-14T22:00:00.000Z";
 
 const STATUS_OF: Record<PaymeState, string> = { 1: "created", 2: "performed", [-1]: "cancelled", [-2]: "refunded" };
-const ORDER_STATUS_OF: Record<PaymeState, OrderStatus> = { 1: "reserved", 2: "paid", [-1]: "awaiting_payment", [-2]: "refunded" };
+/** The ledger's key for this payment in OrderRecord.payments. */
+const MEMBER = `payme/${PAYME_ID}`;
 
 function ctx(now: number, overrides: Partial<PaymeContext> = {}): PaymeContext {
   return { now, livemode: true, accountField: FIELD, ...overrides };
@@ -55,6 +63,7 @@ function order(overrides: Partial<OrderRecord> = {}): OrderRecord {
     orderId: ORDER_ID,
     amount: AMOUNT,
     currency: "UZS",
+    livemode: true,
     refundable: true,
     status: "awaiting_payment",
     paidAmount: 0,
@@ -62,9 +71,26 @@ function order(overrides: Partial<OrderRecord> = {}): OrderRecord {
     items: [],
     createdAt: CREATED_AT,
     updatedAt: CREATED_AT,
+    payments: {},
     v: "1",
     ...overrides,
   };
+}
+
+/**
+ * What a transaction in `state` tells the ledger: created holds the order (requested, nothing
+ * settled), performed settled the amount, cancelled settled nothing, refunded gave it all back.
+ */
+function factsOf(state: PaymeState, livemode = true, amount = AMOUNT): PaymentFacts {
+  const status = ({ 1: "held", 2: "succeeded", [-1]: "cancelled", [-2]: "refunded" } as const)[state];
+  const settled = state === 2 || state === -2 ? amount : 0;
+  return { status, currency: "UZS", requested: amount, settled, refunded: state === -2 ? amount : 0, livemode };
+}
+
+/** An order carrying these payments, its status and paidAmount derived by the core as the ledger stores them. */
+function orderWith(payments: Record<string, PaymentFacts>, overrides: Partial<OrderRecord> = {}): OrderRecord {
+  const o = order({ ...overrides, payments });
+  return { ...o, ...deriveOrder(o, Object.values(payments)) };
 }
 
 /** A stored transaction in `state`, with the times and reason that state implies. */
@@ -95,24 +121,22 @@ function payment(t: PaymeTransaction, overrides: Partial<PaymentRecord> = {}): P
     provider: "payme",
     providerPaymentId: PAYME_ID,
     orderId: ORDER_ID,
-    status: STATUS_OF[t.state],
-    amount: t.amount,
-    currency: "UZS",
+    attached: true,
+    facts: factsOf(t.state, true, t.amount),
+    providerStatus: STATUS_OF[t.state],
     at: new Date(CREATE_MS).toISOString(),
-    livemode: true,
-    contribution: t.state === 2 ? t.amount : 0,
     state: { ...t },
     v: "1",
     ...overrides,
   };
 }
 
-/** The records as they stand when the transaction is in `state`: the order moved along with it. */
-function currentIn(state: PaymeState, orderOverrides: Partial<OrderRecord> = {}): PaymeCurrent {
-  return {
-    payment: payment(tx(state)),
-    order: order({ status: ORDER_STATUS_OF[state], paidAmount: state === 2 ? AMOUNT : 0, ...orderOverrides }),
-  };
+/**
+ * The records as they stand when the transaction is in `state`: the order carries its facts (and
+ * those of `others`), status derived by the core (1 reserved, 2 paid, -1 awaiting_payment, -2 refunded).
+ */
+function currentIn(state: PaymeState, orderOverrides: Partial<OrderRecord> = {}, others: Record<string, PaymentFacts> = {}): PaymeCurrent {
+  return { payment: payment(tx(state)), order: orderWith({ ...others, [MEMBER]: factsOf(state) }, orderOverrides) };
 }
 
 function createParams(overrides: Partial<PaymeParams<"CreateTransaction">> = {}): PaymeParams<"CreateTransaction"> {
@@ -134,32 +158,25 @@ function expectIgnored(outcome: PaymeOutcome): void {
 
 /**
  * What the ledger does with a decision: the payment row replaced (its state through JSON, as the
- * ledger stores it), the order's status and paidAmount updated. An ignored decision writes nothing.
+ * ledger stores it), its facts put on the order and the order's status and paidAmount derived by
+ * the core. An ignored decision writes nothing.
  */
 function persist(current: PaymeCurrent, decision: PaymentDecision): PaymeCurrent {
   if (decision.kind === "ignored") return current;
-  const prev = current.payment;
   const p = decision.payment;
+  const o = current.order;
   const next: PaymentRecord = {
     provider: "payme",
     providerPaymentId: PAYME_ID,
-    orderId: current.order?.orderId ?? null,
-    status: p.status,
-    amount: p.amount,
-    currency: p.currency,
+    orderId: o?.orderId ?? null,
+    attached: o !== null,
+    facts: p.facts,
+    providerStatus: p.providerStatus,
     at: p.at,
-    livemode: p.livemode,
-    contribution: p.contribution,
     state: JSON.parse(JSON.stringify(p.state)) as Record<string, unknown>,
-    v: String(Number(prev?.v ?? "0") + 1),
+    v: String(Number(current.payment?.v ?? "0") + 1),
   };
-  const o = current.order;
-  return {
-    payment: next,
-    order: o
-      ? { ...o, status: decision.orderStatus ?? o.status, paidAmount: o.paidAmount - (prev?.contribution ?? 0) + p.contribution }
-      : null,
-  };
+  return { payment: next, order: o ? orderWith({ ...o.payments, [MEMBER]: p.facts }, o) : null };
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -570,8 +587,29 @@ describe("CheckPerformTransaction (payme.md §3.1)", () => {
     expect(checkPerform(params({ amount: 1 }), reserved, ctx(LATER_MS))).toEqual({ error: { code: -31001 } });
     expect(checkPerform(params(), reserved, ctx(LATER_MS))).toEqual({ error: { code: -31008 } });
     // checkOrder is the same check, without the result
-    expect(checkOrder(params({ amount: 1 }), reserved, FIELD)).toEqual({ error: { code: -31001 } });
-    expect(checkOrder(params(), order(), FIELD)).toBeNull();
+    expect(checkOrder(params({ amount: 1 }), reserved, { accountField: FIELD, livemode: true })).toEqual({ error: { code: -31001 } });
+    expect(checkOrder(params(), order(), { accountField: FIELD, livemode: true })).toBeNull();
+    // the order's mode is part of finding it: checked before the amount
+    expect(checkOrder(params({ amount: 1 }), order({ livemode: false }), { accountField: FIELD, livemode: true })).toEqual({
+      error: { code: -31050, data: "order_id" },
+    });
+  });
+
+  it("refuses with -31050 a sandbox call on a live order and a live call on a test order", () => {
+    const sandbox = ctx(LATER_MS, { livemode: false });
+    expect(checkPerform(params(), order(), sandbox)).toEqual({ error: { code: -31050, data: "order_id" } });
+    expect(checkOrder(params(), order(), sandbox)).toEqual({ error: { code: -31050, data: "order_id" } });
+    expect(checkPerform(params(), order({ livemode: false }), ctx(LATER_MS))).toEqual({ error: { code: -31050, data: "order_id" } });
+    expect(checkOrder(params(), order({ livemode: false }), ctx(LATER_MS))).toEqual({ error: { code: -31050, data: "order_id" } });
+    // names the configured field in data
+    expect(checkPerform(params({ account: { invoice: ORDER_ID } }), order(), { ...sandbox, accountField: "invoice" })).toEqual({
+      error: { code: -31050, data: "invoice" },
+    });
+  });
+
+  it("allows a sandbox call on a test order, and a live call on a live order", () => {
+    expect(checkPerform(params(), order({ livemode: false }), ctx(LATER_MS, { livemode: false }))).toEqual({ result: { allow: true } });
+    expect(checkPerform(params(), order({ livemode: true }), ctx(LATER_MS))).toEqual({ result: { allow: true } });
   });
 
   it("adds `detail` when every item is a valid fiscal item", () => {
@@ -627,12 +665,9 @@ describe("CreateTransaction (payme.md §3.2)", () => {
     expect(outcome.decision).toEqual({
       kind: "applied",
       payment: {
-        status: "created",
-        amount: AMOUNT,
-        currency: "UZS",
+        facts: { status: "held", currency: "UZS", requested: AMOUNT, settled: 0, refunded: 0, livemode: true },
+        providerStatus: "created",
         at: iso(CREATE_MS),
-        livemode: true,
-        contribution: 0,
         state: {
           state: 1,
           time: PAYME_TIME_MS,
@@ -646,7 +681,6 @@ describe("CreateTransaction (payme.md §3.2)", () => {
           fiscal: {},
         },
       },
-      orderStatus: "reserved",
       index: { name: "statement:live", score: PAYME_TIME_MS },
       events: [
         {
@@ -658,6 +692,8 @@ describe("CreateTransaction (payme.md §3.2)", () => {
         },
       ],
     });
+    // The core holds the order for it.
+    expect(persist({ payment: null, order: order() }, outcome.decision).order).toMatchObject({ status: "reserved", paidAmount: 0 });
   });
 
   it("uses our clock for create_time, not Payme's `time`", () => {
@@ -672,11 +708,13 @@ describe("CreateTransaction (payme.md §3.2)", () => {
     expect(writtenTx(outcome.decision).account).toEqual(account);
   });
 
-  it("indexes a sandbox transaction in statement:test with livemode false", () => {
-    const outcome = decideCreate(createParams(), { payment: null, order: order() }, ctx(CREATE_MS, { livemode: false }));
+  it("indexes a sandbox transaction on a test order in statement:test with livemode false", () => {
+    const testOrder = order({ livemode: false });
+    const outcome = decideCreate(createParams(), { payment: null, order: testOrder }, ctx(CREATE_MS, { livemode: false }));
     const decision = applied(outcome.decision);
     expect(decision.index).toEqual({ name: "statement:test", score: PAYME_TIME_MS });
-    expect(decision.payment.livemode).toBe(false);
+    expect(decision.payment.facts).toEqual(factsOf(1, false));
+    expect(persist({ payment: null, order: testOrder }, outcome.decision).order).toMatchObject({ status: "reserved" });
   });
 
   it("accepts a `time` exactly 12 h old and refuses one older with -31008, writing nothing", () => {
@@ -691,13 +729,20 @@ describe("CreateTransaction (payme.md §3.2)", () => {
   it.each([
     ["the account is malformed", createParams({ account: {} }), order(), { error: { code: -31050, data: "order_id" } }],
     ["the order is unknown", createParams(), null, { error: { code: -31050, data: "order_id" } }],
+    ["the order is a test order", createParams(), order({ livemode: false }), { error: { code: -31050, data: "order_id" } }],
     ["the amount is wrong", createParams({ amount: AMOUNT - 100 }), order(), { error: { code: -31001 } }],
     ["the order is not in UZS", createParams(), order({ currency: "RUB" }), { error: { code: -31001 } }],
-    ["another transaction reserved the order", createParams(), order({ status: "reserved" }), CANNOT_PERFORM],
-    ["the order is paid", createParams(), order({ status: "paid", paidAmount: AMOUNT }), CANNOT_PERFORM],
+    ["another transaction reserved the order", createParams(), orderWith({ "payme/other": factsOf(1) }), CANNOT_PERFORM],
+    ["the order is paid", createParams(), orderWith({ "payme/other": factsOf(2) }), CANNOT_PERFORM],
   ] as const)("refuses a new id when %s, writing nothing", (_label, params, o, reply) => {
     const outcome = decideCreate(params, { payment: null, order: o }, ctx(CREATE_MS));
     expect(outcome.reply).toEqual(reply);
+    expectIgnored(outcome);
+  });
+
+  it("refuses a sandbox CreateTransaction on a live order with -31050, writing nothing", () => {
+    const outcome = decideCreate(createParams(), { payment: null, order: order() }, ctx(CREATE_MS, { livemode: false }));
+    expect(outcome.reply).toEqual({ error: { code: -31050, data: "order_id" } });
     expectIgnored(outcome);
   });
 
@@ -708,20 +753,19 @@ describe("CreateTransaction (payme.md §3.2)", () => {
 
   it("cancels an expired transaction on a repeat: state -1, reason 4, cancel_time = now, order released", () => {
     const now = PAYME_TIME_MS + PAYME_TIMEOUT_MS + 1;
-    const outcome = decideCreate(createParams(), currentIn(1), ctx(now));
+    const current = currentIn(1);
+    expect(current.order).toMatchObject({ status: "reserved" });
+    const outcome = decideCreate(createParams(), current, ctx(now));
     expect(outcome.reply).toEqual(CANNOT_PERFORM);
+    expect(persist(current, outcome.decision).order).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
     expect(outcome.decision).toEqual({
       kind: "applied",
       payment: {
-        status: "cancelled",
-        amount: AMOUNT,
-        currency: "UZS",
+        facts: { status: "cancelled", currency: "UZS", requested: AMOUNT, settled: 0, refunded: 0, livemode: true },
+        providerStatus: "cancelled",
         at: iso(now),
-        livemode: true,
-        contribution: 0,
         state: { ...tx(1), state: -1, cancel_time: now, reason: 4 },
       },
-      orderStatus: "awaiting_payment",
       events: [
         {
           type: "payment.cancelled",
@@ -736,21 +780,18 @@ describe("CreateTransaction (payme.md §3.2)", () => {
 });
 
 describe("PerformTransaction (payme.md §3.3)", () => {
-  it("marks the order paid, contributes the amount and emits payment.succeeded", () => {
-    const outcome = decidePerform(currentIn(1), ctx(LATER_MS));
+  it("settles the amount as succeeded facts and emits payment.succeeded; the core pays the order", () => {
+    const current = currentIn(1);
+    const outcome = decidePerform(current, ctx(LATER_MS));
     expect(outcome.reply).toEqual({ result: { transaction: STORED_TXN, perform_time: LATER_MS, state: 2 } });
     expect(outcome.decision).toEqual({
       kind: "applied",
       payment: {
-        status: "performed",
-        amount: AMOUNT,
-        currency: "UZS",
+        facts: { status: "succeeded", currency: "UZS", requested: AMOUNT, settled: AMOUNT, refunded: 0, livemode: true },
+        providerStatus: "performed",
         at: iso(LATER_MS),
-        livemode: true,
-        contribution: AMOUNT,
         state: { ...tx(1), state: 2, perform_time: LATER_MS },
       },
-      orderStatus: "paid",
       events: [
         {
           type: "payment.succeeded",
@@ -761,6 +802,7 @@ describe("PerformTransaction (payme.md §3.3)", () => {
         },
       ],
     });
+    expect(persist(current, outcome.decision).order).toMatchObject({ status: "paid", paidAmount: AMOUNT });
   });
 
   it("keeps create_time, cancel_time 0 and reason null when performing", () => {
@@ -770,51 +812,57 @@ describe("PerformTransaction (payme.md §3.3)", () => {
     expect(written.reason).toBeNull();
   });
 
-  it("still performs a transaction without an order, changing no order status", () => {
+  it("still performs a transaction without an order, with the same facts", () => {
     const decision = applied(decidePerform({ payment: payment(tx(1)), order: null }, ctx(LATER_MS)).decision);
-    expect(decision.payment.contribution).toBe(AMOUNT);
-    expect("orderStatus" in decision).toBe(false);
+    expect(decision.payment.facts).toEqual(factsOf(2));
+    expect(decision).toEqual(decidePerform(currentIn(1), ctx(LATER_MS)).decision);
   });
 
-  it("reports an order that another payment already paid as overpaid", () => {
-    const decision = applied(decidePerform(currentIn(1, { paidAmount: AMOUNT }), ctx(LATER_MS)).decision);
-    expect(decision.orderStatus).toBe("overpaid");
+  it("takes the money even when another payment already paid the order: the core derives overpaid", () => {
+    const current = currentIn(1, {}, { "payme/other": factsOf(2) });
+    expect(current.order).toMatchObject({ status: "paid", paidAmount: AMOUNT });
+    const outcome = decidePerform(current, ctx(LATER_MS));
+    expect(applied(outcome.decision).payment.facts).toEqual(factsOf(2));
+    const after = persist(current, outcome.decision).order!;
+    expect(after).toMatchObject({ status: "overpaid", paidAmount: 2 * AMOUNT });
+    expect(after.payments).toEqual({ "payme/other": factsOf(2), [MEMBER]: factsOf(2) });
   });
 
   it("cancels an expired transaction instead: -31008, state -1, reason 4, payment.cancelled, order released", () => {
     const now = PAYME_TIME_MS + PAYME_TIMEOUT_MS + 1;
-    const outcome = decidePerform(currentIn(1), ctx(now));
+    const current = currentIn(1);
+    const outcome = decidePerform(current, ctx(now));
     expect(outcome.reply).toEqual(CANNOT_PERFORM);
     const decision = applied(outcome.decision);
     expect(decision.payment.state).toEqual({ ...tx(1), state: -1, cancel_time: now, reason: 4 });
-    expect(decision.payment.contribution).toBe(0);
-    expect(decision.payment.status).toBe("cancelled");
-    expect(decision.orderStatus).toBe("awaiting_payment");
+    expect(decision.payment.facts).toEqual(factsOf(-1));
+    expect(decision.payment.providerStatus).toBe("cancelled");
     expect(decision.events.map((e) => [e.type, e.data["reason"]])).toEqual([["payment.cancelled", 4]]);
+    expect(persist(current, outcome.decision).order).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
   });
 
-  it("does not move an order that is not reserved when expiring", () => {
-    const decision = applied(decidePerform(currentIn(1, { status: "cancelled" }), ctx(PAYME_TIME_MS + PAYME_TIMEOUT_MS + 1)).decision);
-    expect("orderStatus" in decision).toBe(false);
+  it("expiring never undoes money another payment brought to the order", () => {
+    const current = currentIn(1, {}, { "payme/other": factsOf(2) });
+    const outcome = decidePerform(current, ctx(PAYME_TIME_MS + PAYME_TIMEOUT_MS + 1));
+    expect(applied(outcome.decision).payment.facts).toEqual(factsOf(-1));
+    expect(persist(current, outcome.decision).order).toMatchObject({ status: "paid", paidAmount: AMOUNT });
   });
 });
 
 describe("CancelTransaction (payme.md §3.4)", () => {
-  it("cancels state 1 with Payme's reason, releases a reserved order and emits payment.cancelled", () => {
-    const outcome = decideCancel({ id: PAYME_ID, reason: 3 }, currentIn(1), ctx(LATER_MS));
+  it("cancels state 1 with Payme's reason, emits payment.cancelled; the core releases the reserved order", () => {
+    const current = currentIn(1);
+    expect(current.order).toMatchObject({ status: "reserved" });
+    const outcome = decideCancel({ id: PAYME_ID, reason: 3 }, current, ctx(LATER_MS));
     expect(outcome.reply).toEqual({ result: { transaction: STORED_TXN, cancel_time: LATER_MS, state: -1 } });
     expect(outcome.decision).toEqual({
       kind: "applied",
       payment: {
-        status: "cancelled",
-        amount: AMOUNT,
-        currency: "UZS",
+        facts: { status: "cancelled", currency: "UZS", requested: AMOUNT, settled: 0, refunded: 0, livemode: true },
+        providerStatus: "cancelled",
         at: iso(LATER_MS),
-        livemode: true,
-        contribution: 0,
         state: { ...tx(1), state: -1, cancel_time: LATER_MS, reason: 3 },
       },
-      orderStatus: "awaiting_payment",
       events: [
         {
           type: "payment.cancelled",
@@ -825,32 +873,34 @@ describe("CancelTransaction (payme.md §3.4)", () => {
         },
       ],
     });
+    expect(persist(current, outcome.decision).order).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
   });
 
-  it.each(["awaiting_payment", "paid", "cancelled", "partially_paid"] as const)(
-    "leaves an order that is %s (not reserved) as it is when cancelling state 1",
-    (status) => {
-      const decision = applied(decideCancel({ id: PAYME_ID, reason: 3 }, currentIn(1, { status }), ctx(LATER_MS)).decision);
-      expect("orderStatus" in decision).toBe(false);
-      expect(decision.events.map((e) => e.type)).toEqual(["payment.cancelled"]);
-    },
-  );
+  it.each<[string, Record<string, PaymentFacts>, string, number]>([
+    ["nothing else", {}, "awaiting_payment", 0],
+    ["another payment that paid it", { "payme/other": factsOf(2) }, "paid", AMOUNT],
+    ["another payment that paid part of it", { "payme/other": { ...factsOf(2), settled: AMOUNT / 2 } }, "partially_paid", AMOUNT / 2],
+  ])("cancelling state 1 of an order with %s leaves what the others brought", (_label, others, status, paidAmount) => {
+    const current = currentIn(1, {}, others);
+    const outcome = decideCancel({ id: PAYME_ID, reason: 3 }, current, ctx(LATER_MS));
+    const decision = applied(outcome.decision);
+    expect(decision.payment.facts).toEqual(factsOf(-1));
+    expect(decision.events.map((e) => e.type)).toEqual(["payment.cancelled"]);
+    expect(persist(current, outcome.decision).order).toMatchObject({ status, paidAmount });
+  });
 
-  it("refunds state 2 on a refundable order: -2, payment.refunded, order refunded, contribution 0", () => {
-    const outcome = decideCancel({ id: PAYME_ID, reason: 5 }, currentIn(2), ctx(LATER_MS));
+  it("refunds state 2 on a refundable order: -2, payment.refunded, facts refunded in full; the core refunds the order", () => {
+    const current = currentIn(2);
+    const outcome = decideCancel({ id: PAYME_ID, reason: 5 }, current, ctx(LATER_MS));
     expect(outcome.reply).toEqual({ result: { transaction: STORED_TXN, cancel_time: LATER_MS, state: -2 } });
     expect(outcome.decision).toEqual({
       kind: "applied",
       payment: {
-        status: "refunded",
-        amount: AMOUNT,
-        currency: "UZS",
+        facts: { status: "refunded", currency: "UZS", requested: AMOUNT, settled: AMOUNT, refunded: AMOUNT, livemode: true },
+        providerStatus: "refunded",
         at: iso(LATER_MS),
-        livemode: true,
-        contribution: 0,
         state: { ...tx(2), state: -2, cancel_time: LATER_MS, reason: 5 },
       },
-      orderStatus: "refunded",
       events: [
         {
           type: "payment.refunded",
@@ -862,6 +912,7 @@ describe("CancelTransaction (payme.md §3.4)", () => {
       ],
     });
     expect(writtenTx(outcome.decision).perform_time).toBe(PERFORM_MS);
+    expect(persist(current, outcome.decision).order).toMatchObject({ status: "refunded", paidAmount: 0 });
   });
 
   it("answers -31007 and writes nothing when the order is not refundable", () => {
@@ -884,10 +935,11 @@ describe("CancelTransaction (payme.md §3.4)", () => {
 });
 
 describe("sandbox and live transactions are kept apart", () => {
-  const sandboxPayment = (state: PaymeState) => payment(tx(state), { livemode: false });
+  const sandboxPayment = (state: PaymeState) => payment(tx(state), { facts: factsOf(state, false) });
+  const testOrder = (state: PaymeState) => orderWith({ [MEMBER]: factsOf(state, false) }, { livemode: false });
 
   it("a sandbox transaction is not found (-31003) by live Perform, Cancel, Check and SetFiscalData", () => {
-    const current: PaymeCurrent = { payment: sandboxPayment(1), order: order({ status: "reserved" }) };
+    const current: PaymeCurrent = { payment: sandboxPayment(1), order: testOrder(1) };
     const live = ctx(LATER_MS);
     for (const outcome of [
       decidePerform(current, live),
@@ -916,10 +968,27 @@ describe("sandbox and live transactions are kept apart", () => {
 
   it("a sandbox call sees its own transaction, and its writes carry livemode false", () => {
     const sandbox = ctx(LATER_MS, { livemode: false });
-    const outcome = decidePerform({ payment: sandboxPayment(1), order: order({ status: "reserved" }) }, sandbox);
+    const current: PaymeCurrent = { payment: sandboxPayment(1), order: testOrder(1) };
+    expect(current.order).toMatchObject({ status: "reserved" });
+    const outcome = decidePerform(current, sandbox);
     expect(outcome.reply).toEqual({ result: { transaction: STORED_TXN, perform_time: LATER_MS, state: 2 } });
-    expect(applied(outcome.decision).payment.livemode).toBe(false);
+    expect(applied(outcome.decision).payment.facts).toEqual(factsOf(2, false));
+    expect(persist(current, outcome.decision).order).toMatchObject({ status: "paid", paidAmount: AMOUNT });
     expect(transactionOf(sandboxPayment(2), false)).toEqual(tx(2));
+  });
+
+  it("a sandbox call cannot take a live order (-31050), nor a live call a test order, and neither writes", () => {
+    const sandbox = ctx(CREATE_MS, { livemode: false });
+    const accountInvalid = { error: { code: -31050, data: "order_id" } };
+    const sandboxOnLive = decideCreate(createParams(), { payment: null, order: order() }, sandbox);
+    expect(sandboxOnLive.reply).toEqual(accountInvalid);
+    expectIgnored(sandboxOnLive);
+    expect(checkPerform({ amount: AMOUNT, account: { order_id: ORDER_ID } }, order(), sandbox)).toEqual(accountInvalid);
+
+    const liveOnTest = decideCreate(createParams(), { payment: null, order: order({ livemode: false }) }, ctx(CREATE_MS));
+    expect(liveOnTest.reply).toEqual(accountInvalid);
+    expectIgnored(liveOnTest);
+    expect(checkPerform({ amount: AMOUNT, account: { order_id: ORDER_ID } }, order({ livemode: false }), ctx(CREATE_MS))).toEqual(accountInvalid);
   });
 });
 
@@ -1003,26 +1072,24 @@ describe("SetFiscalData (payme.md §3.8)", () => {
   const STORED_AT = iso(PERFORM_MS);
 
   it("stores the receipt under its type and changes nothing else", () => {
-    const current: PaymeCurrent = { payment: payment(tx(2), { at: STORED_AT }), order: order({ status: "paid", paidAmount: AMOUNT }) };
+    const current: PaymeCurrent = { payment: payment(tx(2), { at: STORED_AT }), order: currentIn(2).order };
     const outcome = decideSetFiscalData({ id: PAYME_ID, type: "PERFORM", fiscal_data: perform }, current, ctx(LATER_MS));
     expect(outcome.reply).toEqual({ result: { success: true } });
     expect(outcome.decision).toEqual({
       kind: "applied",
       payment: {
-        status: "performed",
-        amount: AMOUNT,
-        currency: "UZS",
+        facts: { status: "succeeded", currency: "UZS", requested: AMOUNT, settled: AMOUNT, refunded: 0, livemode: true },
+        providerStatus: "performed",
         at: STORED_AT,
-        livemode: true,
-        contribution: AMOUNT,
         state: { ...tx(2), fiscal: { PERFORM: perform } },
       },
       events: [],
     });
+    expect(persist(current, outcome.decision).order).toMatchObject({ status: "paid", paidAmount: AMOUNT });
   });
 
   it("keeps PERFORM and CANCEL receipts side by side", () => {
-    let current: PaymeCurrent = { payment: payment(tx(-2)), order: order({ status: "refunded" }) };
+    let current: PaymeCurrent = currentIn(-2);
     current = persist(current, decideSetFiscalData({ id: PAYME_ID, type: "PERFORM", fiscal_data: perform }, current, ctx(LATER_MS)).decision);
     const outcome = decideSetFiscalData({ id: PAYME_ID, type: "CANCEL", fiscal_data: cancel }, current, ctx(LATER_MS + 1));
     expect(writtenTx(outcome.decision).fiscal).toEqual({ PERFORM: perform, CANCEL: cancel });
@@ -1030,7 +1097,7 @@ describe("SetFiscalData (payme.md §3.8)", () => {
   });
 
   it("ignores a repeat with identical data and still answers success", () => {
-    const current: PaymeCurrent = { payment: payment(tx(2, { fiscal: { PERFORM: perform } })), order: order({ status: "paid" }) };
+    const current: PaymeCurrent = { payment: payment(tx(2, { fiscal: { PERFORM: perform } })), order: currentIn(2).order };
     const outcome = decideSetFiscalData({ id: PAYME_ID, type: "PERFORM", fiscal_data: { ...perform } }, current, ctx(LATER_MS));
     expect(outcome.reply).toEqual({ result: { success: true } });
     expectIgnored(outcome);

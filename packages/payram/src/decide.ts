@@ -49,7 +49,8 @@ export function decidePayram(
       facts: {
         status: outcome.state.status ? PAYMENT_STATUS[outcome.state.status] : "unknown",
         currency: n.currency,
-        requested: n.amount ?? previous?.requested ?? null,
+        // What the payment was requested for is fixed when it is first stated.
+        requested: previous?.requested ?? n.amount,
         settled,
         refunded: 0,
         livemode: true,

@@ -1,12 +1,23 @@
 import type Stripe from "stripe";
-import type { OrderRecord, PaymentDecision, PaymentRecord } from "@payhooks/core";
+import {
+  EVENT_TYPE_FOR_STATUS,
+  countToward,
+  deriveOrder,
+  reportedType,
+  type OrderRecord,
+  type PaymentDecision,
+  type PaymentFacts,
+  type PaymentRecord,
+  type ProviderEvent,
+} from "@payhooks/core";
 import { INITIAL_PAYSKE_STATE, decidePayske, type PayskeState } from "./decide";
 import { parsePayskeEvent, toPayskeNotification, type PayskeNotification } from "./schemas";
 
 /*
- * Drives decidePayske through a tiny in-memory ledger that applies decisions exactly the way
- * packages/core/src/ledger.ts applyPayment does, fed with Stripe-shaped events (providers.md §3)
- * that go through parsePayskeEvent + toPayskeNotification as the worker does.
+ * Drives decidePayske through a tiny in-memory ledger that applies decisions the way
+ * packages/core/src/ledger.ts applyPayment does (the order derived by the core's deriveOrder, the
+ * event type by its reportedType), fed with Stripe-shaped events (providers.md §3) that go
+ * through parsePayskeEvent + toPayskeNotification as the worker does.
  */
 
 /** 2024-06-11T10:20:34.000Z, in unix seconds as Stripe's `created`. */
@@ -144,15 +155,15 @@ function notification(fixture: EventFixture, orderKey = ORDER_KEY): PayskeNotifi
 
 // ---- the ledger, simulated ----
 
-type Current = { payment: PaymentRecord | null; order: OrderRecord | null };
 type Applied = Extract<PaymentDecision, { kind: "applied" }>;
-type Emitted = Applied["events"][number] & { providerPaymentId: string; orderId: string | null; livemode: boolean };
+type Emitted = ProviderEvent & { providerPaymentId: string; orderId: string | null; livemode: boolean };
 
 function order(overrides: Partial<OrderRecord> = {}): OrderRecord {
   return {
     orderId: ORDER_ID,
     amount: 1000,
     currency: "USD",
+    livemode: true,
     refundable: true,
     status: "awaiting_payment",
     paidAmount: 0,
@@ -160,43 +171,15 @@ function order(overrides: Partial<OrderRecord> = {}): OrderRecord {
     items: [],
     createdAt: CREATED_AT,
     updatedAt: CREATED_AT,
+    payments: {},
     v: "1",
     ...overrides,
   };
 }
 
-/**
- * Applies a decision the way ledger.ts applyPayment writes it: the payment hash from
- * decision.payment (state through JSON, as Redis stores it), and, when the order exists,
- * paidAmount = order.paidAmount − counted + contribution, where counted is the previous
- * contribution only if the payment was already on this very order; status from orderStatus.
- */
-function applyToLedger(decision: Applied, current: Current, ids: { paymentId: string; orderId: string | null }): Current {
-  const p = decision.payment;
-  const payment: PaymentRecord = {
-    provider: "payske",
-    providerPaymentId: ids.paymentId,
-    orderId: ids.orderId,
-    status: p.status,
-    amount: p.amount,
-    currency: p.currency,
-    at: p.at,
-    livemode: p.livemode,
-    contribution: p.contribution,
-    state: JSON.parse(JSON.stringify(p.state)) as Record<string, unknown>,
-    v: String(Number(current.payment?.v ?? "0") + 1),
-  };
-  let nextOrder = current.order;
-  if (nextOrder) {
-    const counted = current.payment && current.payment.orderId === nextOrder.orderId ? current.payment.contribution : 0;
-    nextOrder = {
-      ...nextOrder,
-      status: decision.orderStatus ?? nextOrder.status,
-      paidAmount: nextOrder.paidAmount - counted + p.contribution,
-      v: String(Number(nextOrder.v) + 1),
-    };
-  }
-  return { payment, order: nextOrder };
+/** Facts of a live USD payment of 1000 that succeeded; tests change what they need. */
+function facts(overrides: Partial<PaymentFacts> = {}): PaymentFacts {
+  return { status: "succeeded", currency: "USD", requested: 1000, settled: 1000, refunded: 0, livemode: true, ...overrides };
 }
 
 class World {
@@ -208,21 +191,60 @@ class World {
     for (const o of orders) this.orders.set(o.orderId, o);
   }
 
-  /** One worker run: read payment and order as applyPayment does, decide, write. */
+  /**
+   * One worker run, as ledger.ts applyPayment does it: the order is the one the payment is
+   * attached to, else the one the notification names, else the one it named before; decide;
+   * write the payment (state through JSON, as Redis keeps it); when the order exists, put the
+   * payment's facts on it and derive its status and paidAmount; report each event under the
+   * core's type for the verdict. An ignored decision writes nothing, except that a recorded
+   * payment whose order is now known gets attached to it.
+   */
   deliver(fixture: EventFixture, orderKey = ORDER_KEY): PaymentDecision {
     const n = notification(fixture, orderKey);
     const payment = this.payments.get(n.paymentId) ?? null;
-    // A payment recorded without an order is matched when a later notification names one.
-    const orderId = payment ? (payment.orderId ?? n.orderId) : n.orderId;
-    const current: Current = { payment, order: orderId ? (this.orders.get(orderId) ?? null) : null };
-    const decision = decidePayske(n, current);
+    const orderId = (payment?.attached ? payment.orderId : null) ?? n.orderId ?? payment?.orderId ?? null;
+    const order = orderId ? (this.orders.get(orderId) ?? null) : null;
+    const decision = decidePayske(n, { payment, order });
+    let next: Applied["payment"];
+    let events: ProviderEvent[];
     if (decision.kind === "applied") {
-      const next = applyToLedger(decision, current, { paymentId: n.paymentId, orderId });
-      this.payments.set(n.paymentId, next.payment!);
-      if (next.order) this.orders.set(next.order.orderId, next.order);
-      for (const e of decision.events) {
-        this.emitted.push({ ...e, providerPaymentId: n.paymentId, orderId: current.order ? orderId : null, livemode: decision.payment.livemode });
-      }
+      next = { ...decision.payment, state: JSON.parse(JSON.stringify(decision.payment.state)) as Record<string, unknown> };
+      events = decision.events;
+    } else if (payment && !payment.attached && order) {
+      next = payment;
+      const f = payment.facts;
+      events = [
+        {
+          type: EVENT_TYPE_FOR_STATUS[f.status],
+          amount: f.settled > 0 ? f.settled : f.requested,
+          currency: f.currency,
+          occurredAt: payment.at,
+          data: { status: payment.providerStatus, attached: true },
+        },
+      ];
+    } else {
+      return decision;
+    }
+    const { facts: nextFacts, providerStatus, at, state } = next;
+    // An attached payment's order is its own, so an existing order here is always the one to attach to.
+    this.payments.set(n.paymentId, {
+      provider: "payske",
+      providerPaymentId: n.paymentId,
+      orderId,
+      attached: order !== null,
+      facts: nextFacts,
+      providerStatus,
+      at,
+      state,
+      v: String(Number(payment?.v ?? "0") + 1),
+    });
+    const verdict = order ? countToward(order, nextFacts) : null;
+    if (order) {
+      const payments = { ...order.payments, [`payske/${n.paymentId}`]: nextFacts };
+      this.orders.set(order.orderId, { ...order, payments, ...deriveOrder(order, Object.values(payments)), v: String(Number(order.v) + 1) });
+    }
+    for (const e of events) {
+      this.emitted.push({ ...e, type: reportedType(e.type, verdict), providerPaymentId: n.paymentId, orderId: order ? orderId : null, livemode: nextFacts.livemode });
     }
     return decision;
   }
@@ -267,28 +289,17 @@ const refundEvt = (id: string, amountRefunded: number, created: number, override
 const disputeEvt = (id: string, disputeId: string, created: number) => evt(id, "charge.dispute.created", dispute(disputeId), created);
 
 describe("decidePayske: success", () => {
-  it("marks the order paid on payment_intent.succeeded, contributing the amount", () => {
+  it("reports payment_intent.succeeded as succeeded facts (requested amount, amount_received settled); the core pays the order", () => {
     const world = new World(order());
     const decision = world.deliver(succeededEvt());
     expect(decision).toEqual({
       kind: "applied",
       payment: {
-        status: "succeeded",
-        amount: 1000,
-        currency: "USD",
+        facts: facts(),
+        providerStatus: "succeeded",
         at: iso(T0),
-        livemode: true,
-        contribution: 1000,
-        state: {
-          ...INITIAL_PAYSKE_STATE,
-          status: "succeeded",
-          received: 1000,
-          counted: true,
-          createdMs: T0 * 1000,
-          seen: ["evt_succ_1"],
-        },
+        state: { ...INITIAL_PAYSKE_STATE, status: "succeeded", createdMs: T0 * 1000, seen: ["evt_succ_1"] },
       },
-      orderStatus: "paid",
       events: [
         {
           type: "payment.succeeded",
@@ -303,10 +314,17 @@ describe("decidePayske: success", () => {
     expect(world.emitted).toEqual([expect.objectContaining({ type: "payment.succeeded", orderId: ORDER_ID, providerPaymentId: PI_ID, livemode: true })]);
   });
 
-  it("marks the order paid on checkout.session.completed with payment_status paid, order from client_reference_id", () => {
+  it("keeps what a PaymentIntent was for apart from what it received", () => {
+    const world = new World(order());
+    const decision = applied(world.deliver(succeededEvt("evt_succ_1", T0, pi({ amount_received: 600 }))));
+    expect(decision.payment.facts).toEqual(facts({ requested: 1000, settled: 600 }));
+    expect(world.order()).toMatchObject({ status: "partially_paid", paidAmount: 600 });
+  });
+
+  it("reports checkout.session.completed with payment_status paid, the order from client_reference_id", () => {
     const world = new World(order());
     const decision = applied(world.deliver(evt("evt_cs_1", "checkout.session.completed", checkoutSession(), T0)));
-    expect(decision.orderStatus).toBe("paid");
+    expect(decision.payment.facts).toEqual(facts());
     expect(decision.events).toEqual([
       {
         type: "payment.succeeded",
@@ -317,7 +335,18 @@ describe("decidePayske: success", () => {
       },
     ]);
     expect(world.order()).toMatchObject({ status: "paid", paidAmount: 1000 });
-    expect(world.payment(PI_ID).orderId).toBe(ORDER_ID);
+    expect(world.payment(PI_ID)).toMatchObject({ orderId: ORDER_ID, attached: true });
+  });
+
+  it("counts a completed checkout session without payment_status (API before 2020) as paid, and an unpaid one not at all", () => {
+    const { payment_status: _omitted, ...legacy } = checkoutSession();
+    const world = new World(order());
+    const decision = applied(world.deliver(evt("evt_cs_old", "checkout.session.completed", legacy, T0)));
+    expect(decision.payment.facts).toEqual(facts());
+    expect(world.order()).toMatchObject({ status: "paid", paidAmount: 1000 });
+
+    const unpaid = evt("evt_cs_unpaid", "checkout.session.completed", checkoutSession({ payment_status: "unpaid" }), T0);
+    expect(toPayskeNotification(parsePayskeEvent(JSON.parse(JSON.stringify(unpaid)) as unknown), ORDER_KEY)).toBeNull();
   });
 
   it("counts a checkout payment once when both checkout.session.completed and payment_intent.succeeded arrive", () => {
@@ -331,8 +360,8 @@ describe("decidePayske: success", () => {
 
   it("reads the order from a custom metadata key", () => {
     const world = new World(order({ orderId: "SO-77" }));
-    const decision = applied(world.deliver(succeededEvt("evt_succ_1", T0, pi({ metadata: { shop_order: "SO-77" } })), "shop_order"));
-    expect(decision.orderStatus).toBe("paid");
+    applied(world.deliver(succeededEvt("evt_succ_1", T0, pi({ metadata: { shop_order: "SO-77" } })), "shop_order"));
+    expect(world.payment()).toMatchObject({ orderId: "SO-77", attached: true });
     expect(world.order("SO-77")).toMatchObject({ status: "paid", paidAmount: 1000 });
   });
 
@@ -355,22 +384,21 @@ describe("decidePayske: success", () => {
     expect(world.state().seen).toEqual(["evt_succ_1", "evt_ref_1"]);
   });
 
-  it("marks the order overpaid when a second payment pays it again", () => {
+  it("reports a second payment for the order as its own succeeded facts; the core derives overpaid", () => {
     const world = new World(order());
     applied(world.deliver(succeededEvt()));
     const second = applied(world.deliver(succeededEvt("evt_succ_2", T0 + 5, pi({ id: "pi_3PQhKx2eZvKYlo2C0second" }))));
-    expect(second.orderStatus).toBe("overpaid");
+    expect(second.payment.facts).toEqual(facts());
     expect(world.order()).toMatchObject({ status: "overpaid", paidAmount: 2000 });
   });
 });
 
 describe("decidePayske: refunds", () => {
-  it("refunds the order in full: status refunded, paidAmount 0, event amount = refunded amount", () => {
+  it("refunds in full: facts refunded with settled and refunded 1000, event amount = refunded amount; the order is refunded", () => {
     const world = new World(order());
     applied(world.deliver(succeededEvt()));
     const decision = applied(world.deliver(refundEvt("evt_ref_1", 1000, T0 + 100)));
-    expect(decision.orderStatus).toBe("refunded");
-    expect(decision.payment).toMatchObject({ status: "refunded", amount: 1000, currency: "USD", contribution: 0, at: iso(T0 + 100) });
+    expect(decision.payment).toMatchObject({ facts: facts({ status: "refunded", refunded: 1000 }), providerStatus: "refunded", at: iso(T0 + 100) });
     expect(decision.events).toEqual([
       {
         type: "payment.refunded",
@@ -383,19 +411,19 @@ describe("decidePayske: refunds", () => {
     expect(world.order()).toMatchObject({ status: "refunded", paidAmount: 0 });
   });
 
-  it("emits the newly refunded amount for two partial refunds (cumulative 300 then 1000): paid, then refunded", () => {
+  it("emits the newly refunded amount for two partial refunds (cumulative 300 then 1000)", () => {
     const world = new World(order());
     applied(world.deliver(succeededEvt()));
 
     const first = applied(world.deliver(refundEvt("evt_ref_1", 300, T0 + 100)));
     expect(first.events[0]).toMatchObject({ type: "payment.refunded", amount: 300, currency: "USD", occurredAt: iso(T0 + 100) });
-    expect(first.orderStatus).toBeUndefined();
-    expect(world.order()).toMatchObject({ status: "paid", paidAmount: 700 });
-    expect(world.payment().contribution).toBe(700);
+    expect(first.payment.facts).toEqual(facts({ status: "refunded", refunded: 300 }));
+    expect(world.order()).toMatchObject({ status: "partially_refunded", paidAmount: 700 });
 
     const second = applied(world.deliver(refundEvt("evt_ref_2", 1000, T0 + 200)));
     expect(second.events[0]).toMatchObject({ type: "payment.refunded", amount: 700, currency: "USD", occurredAt: iso(T0 + 200) });
     expect(second.events[0]!.data).toMatchObject({ amountRefunded: 1000, chargeAmount: 1000 });
+    expect(second.payment.facts).toEqual(facts({ status: "refunded", refunded: 1000 }));
     expect(world.order()).toMatchObject({ status: "refunded", paidAmount: 0 });
     expect(world.types()).toEqual(["payment.succeeded:1000", "payment.refunded:300", "payment.refunded:700"]);
   });
@@ -405,14 +433,16 @@ describe("decidePayske: refunds", () => {
     applied(world.deliver(succeededEvt()));
     applied(world.deliver(refundEvt("evt_ref_2", 1000, T0 + 200)));
     expect(ignored(world.deliver(refundEvt("evt_ref_1", 300, T0 + 100)))).toBe("refund already counted");
+    expect(world.payment().facts.refunded).toBe(1000);
     expect(world.order()).toMatchObject({ status: "refunded", paidAmount: 0 });
     expect(world.types()).toEqual(["payment.succeeded:1000", "payment.refunded:1000"]);
   });
 
-  it("applies a full refund that overtook the success, and the late success never makes the order paid again", () => {
+  it("applies a full refund that overtook the success, and the late success never pays the order again", () => {
     const world = new World(order());
     const refund = applied(world.deliver(refundEvt("evt_ref_1", 1000, T0 + 100)));
-    expect(refund.orderStatus).toBe("refunded");
+    // The charge tells what was paid: requested and settled come from it.
+    expect(refund.payment.facts).toEqual(facts({ status: "refunded", refunded: 1000 }));
     expect(refund.events[0]).toMatchObject({ type: "payment.refunded", amount: 1000, currency: "USD", occurredAt: iso(T0 + 100) });
     expect(world.order()).toMatchObject({ status: "refunded", paidAmount: 0 });
 
@@ -424,11 +454,10 @@ describe("decidePayske: refunds", () => {
 
   it("counts the rest of a partial refund that overtook the success once, and the late success adds nothing", () => {
     const world = new World(order());
-    const refund = applied(world.deliver(refundEvt("evt_ref_1", 300, T0 + 100)));
-    expect(refund.orderStatus).toBe("paid");
-    expect(world.order()).toMatchObject({ status: "paid", paidAmount: 700 });
+    applied(world.deliver(refundEvt("evt_ref_1", 300, T0 + 100)));
+    expect(world.order()).toMatchObject({ status: "partially_refunded", paidAmount: 700 });
     expect(ignored(world.deliver(succeededEvt("evt_succ_1", T0)))).toBe("already refunded");
-    expect(world.order()).toMatchObject({ status: "paid", paidAmount: 700 });
+    expect(world.order()).toMatchObject({ status: "partially_refunded", paidAmount: 700 });
     applied(world.deliver(refundEvt("evt_ref_2", 1000, T0 + 200)));
     expect(world.order()).toMatchObject({ status: "refunded", paidAmount: 0 });
     expect(world.types()).toEqual(["payment.refunded:300", "payment.refunded:700"]);
@@ -443,17 +472,47 @@ describe("decidePayske: refunds", () => {
     applied(world.deliver(succeededEvt("evt_succ_2", T0 + 5, pi({ id: secondPi }))));
     expect(world.order()).toMatchObject({ status: "overpaid", paidAmount: 2000 });
     applied(world.deliver(refundEvt("evt_ref_2", 1000, T0 + 100, { id: "ch_3PQhKx2eZvKYlo2C0second", payment_intent: secondPi })));
-    expect(world.order().paidAmount).toBe(1000);
-    expect(world.order().status).toBe("paid");
+    expect(world.order()).toMatchObject({ status: "paid", paidAmount: 1000 });
+  });
+});
+
+describe("decidePayske: amounts only grow, whatever order the events arrive in", () => {
+  it("a refund before the success: the success after it is ignored and the facts never shrink", () => {
+    const world = new World(order());
+    const refund = applied(world.deliver(refundEvt("evt_ref_1", 300, T0 + 100)));
+    const afterRefund = facts({ status: "refunded", refunded: 300 });
+    expect(refund.payment.facts).toEqual(afterRefund);
+
+    expect(ignored(world.deliver(succeededEvt("evt_succ_1", T0)))).toBe("already refunded");
+    expect(ignored(world.deliver(succeededEvt("evt_succ_small", T0 + 1, pi({ amount: 500, amount_received: 500 }))))).toBe("already refunded");
+    expect(ignored(world.deliver(failedEvt("evt_fail_1", T0 - 10)))).toMatch(/refunded/);
+    expect(ignored(world.deliver(refundEvt("evt_ref_0", 100, T0 + 50)))).toBe("refund already counted");
+    expect(world.payment().facts).toEqual(afterRefund);
+
+    // A dispute keeps the money as it is; a larger refund only grows what was given back.
+    const disputed = applied(world.deliver(disputeEvt("evt_dp_1", "dp_1PQiAb2eZvKYlo2CzW3lqK0f", T0 + 300)));
+    expect(disputed.payment.facts).toEqual({ ...afterRefund, status: "disputed" });
+    const more = applied(world.deliver(refundEvt("evt_ref_2", 800, T0 + 400)));
+    expect(more.payment.facts).toEqual(facts({ status: "refunded", refunded: 800 }));
+    expect(world.order()).toMatchObject({ status: "partially_refunded", paidAmount: 200 });
+  });
+
+  it("a failure recorded before the success does not lower what the success settled, and none after it applies", () => {
+    const world = new World(order());
+    applied(world.deliver(failedEvt("evt_fail_1", T0)));
+    const success = applied(world.deliver(succeededEvt("evt_succ_1", T0 + 60)));
+    expect(success.payment.facts).toEqual(facts());
+    expect(ignored(world.deliver(failedEvt("evt_fail_2", T0 + 120)))).toMatch(/succeeded/);
+    expect(world.payment().facts).toEqual(facts());
   });
 });
 
 describe("decidePayske: failures", () => {
-  it("records a failure without touching the order, then a retry that succeeds pays it", () => {
+  it("records a failure as failed facts with nothing settled, then a retry that succeeds pays the order", () => {
     const world = new World(order());
     const failure = applied(world.deliver(failedEvt("evt_fail_1", T0)));
-    expect(failure.orderStatus).toBeUndefined();
-    expect(failure.payment).toMatchObject({ status: "failed", amount: 1000, currency: "USD", contribution: 0 });
+    expect(failure.payment.facts).toEqual(facts({ status: "failed", settled: 0 }));
+    expect(failure.payment.providerStatus).toBe("failed");
     expect(failure.events).toEqual([
       {
         type: "payment.failed",
@@ -465,8 +524,7 @@ describe("decidePayske: failures", () => {
     ]);
     expect(world.order()).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
 
-    const success = applied(world.deliver(succeededEvt("evt_succ_1", T0 + 120)));
-    expect(success.orderStatus).toBe("paid");
+    applied(world.deliver(succeededEvt("evt_succ_1", T0 + 120)));
     expect(world.order()).toMatchObject({ status: "paid", paidAmount: 1000 });
     expect(world.types()).toEqual(["payment.failed:1000", "payment.succeeded:1000"]);
   });
@@ -476,7 +534,7 @@ describe("decidePayske: failures", () => {
     applied(world.deliver(succeededEvt("evt_succ_1", T0 + 120)));
     expect(ignored(world.deliver(failedEvt("evt_fail_1", T0)))).toMatch(/succeeded/);
     expect(world.order()).toMatchObject({ status: "paid", paidAmount: 1000 });
-    expect(world.payment().status).toBe("succeeded");
+    expect(world.payment().facts.status).toBe("succeeded");
   });
 
   it("ignores an older failure that arrives after a newer one, and applies a newer one", () => {
@@ -491,12 +549,11 @@ describe("decidePayske: failures", () => {
 });
 
 describe("decidePayske: disputes", () => {
-  it("records a dispute once per dispute id and leaves the order status alone", () => {
+  it("records a dispute once per dispute id; the money stays counted", () => {
     const world = new World(order());
     applied(world.deliver(succeededEvt()));
     const first = applied(world.deliver(disputeEvt("evt_dp_1", "dp_1PQiAb2eZvKYlo2CzW3lqK0f", T0 + 300)));
-    expect(first.orderStatus).toBeUndefined();
-    expect(first.payment).toMatchObject({ status: "succeeded", contribution: 1000 });
+    expect(first.payment.facts).toEqual(facts({ status: "disputed" }));
     expect(first.events).toEqual([
       {
         type: "payment.disputed",
@@ -520,34 +577,27 @@ describe("decidePayske: disputes", () => {
   });
 });
 
-describe("decidePayske: amount and currency must match the order", () => {
+describe("decidePayske: amount and currency must match the order (the core's rule)", () => {
   it.each([
-    ["a different amount", pi({ amount: 900, amount_received: 900 }), 900, "USD"],
-    ["a different currency", pi({ currency: "eur" }), 1000, "EUR"],
-  ])("emits payment.amount_mismatch for %s, order unchanged, contribution 0", (_case, object, amount, currency) => {
+    ["a different amount", pi({ amount: 900, amount_received: 900 }), 900, "USD", "amount"],
+    ["a different currency", pi({ currency: "eur" }), 1000, "EUR", "currency"],
+  ] as const)("reports %s as facts; the core reports payment.amount_mismatch and leaves the order unpaid", (_case, object, amount, currency, reason) => {
     const world = new World(order());
     const decision = applied(world.deliver(succeededEvt("evt_succ_1", T0, object)));
-    expect(decision.orderStatus).toBeUndefined();
-    expect(decision.payment).toMatchObject({ status: "succeeded", amount, currency, contribution: 0 });
+    expect(decision.payment.facts).toEqual(facts({ requested: amount, settled: amount, currency }));
     expect(decision.events).toEqual([
-      {
-        type: "payment.amount_mismatch",
-        amount,
-        currency,
-        occurredAt: iso(T0),
-        data: { eventId: "evt_succ_1", eventType: "payment_intent.succeeded", orderAmount: 1000, orderCurrency: "USD" },
-      },
+      { type: "payment.succeeded", amount, currency, occurredAt: iso(T0), data: { eventId: "evt_succ_1", eventType: "payment_intent.succeeded" } },
     ]);
+    expect(countToward(order(), decision.payment.facts)).toEqual({ counts: false, reason });
     expect(world.order()).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
-    expect(world.emitted[0]).toMatchObject({ orderId: ORDER_ID });
+    expect(world.emitted[0]).toMatchObject({ type: "payment.amount_mismatch", amount, currency, orderId: ORDER_ID });
   });
 
   it("leaves the order untouched when the mismatched payment is later refunded in full", () => {
     const world = new World(order());
     applied(world.deliver(succeededEvt("evt_succ_1", T0, pi({ amount: 900, amount_received: 900 }))));
     const refund = applied(world.deliver(refundEvt("evt_ref_1", 900, T0 + 100, { amount: 900 })));
-    expect(refund.orderStatus).toBeUndefined();
-    expect(refund.payment.contribution).toBe(0);
+    expect(refund.payment.facts).toEqual(facts({ status: "refunded", requested: 900, settled: 900, refunded: 900 }));
     expect(refund.events[0]).toMatchObject({ type: "payment.refunded", amount: 900, currency: "USD" });
     expect(world.order()).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
   });
@@ -564,32 +614,35 @@ describe("decidePayske: amount and currency must match the order", () => {
 });
 
 describe("decidePayske: payments without a known order", () => {
-  it("emits payment.succeeded with no order status when the event names no order", () => {
+  it("records a payment whose event names no order, unattached, with the same facts", () => {
     const world = new World(order());
     const decision = applied(world.deliver(succeededEvt("evt_succ_1", T0, pi({ metadata: {} }))));
     expect(decision.events[0]).toMatchObject({ type: "payment.succeeded", amount: 1000, currency: "USD", occurredAt: iso(T0) });
-    expect(decision).not.toHaveProperty("orderStatus");
-    expect(decision.payment.contribution).toBe(0);
+    expect(decision.payment.facts).toEqual(facts());
+    expect(world.payment()).toMatchObject({ orderId: null, attached: false });
     expect(world.emitted[0]!.orderId).toBeNull();
-    expect(world.order()).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
+    expect(world.order()).toMatchObject({ status: "awaiting_payment", paidAmount: 0, payments: {} });
   });
 
-  it("emits payment.succeeded with no order status when the named order does not exist", () => {
+  it("records a payment whose named order does not exist yet, waiting for it", () => {
     const world = new World();
     const decision = applied(world.deliver(succeededEvt("evt_succ_1", T0, pi({ metadata: { order_id: "ord_missing" } }))));
     expect(decision.events[0]!.type).toBe("payment.succeeded");
-    expect(decision).not.toHaveProperty("orderStatus");
+    expect(world.payment()).toMatchObject({ orderId: "ord_missing", attached: false });
     expect(world.emitted[0]!.orderId).toBeNull();
   });
 
   it("pays the order when the checkout session naming it arrives after the PaymentIntent's success that did not", () => {
     // Stripe does not order deliveries (providers.md §3.8). A Checkout PaymentIntent carries no
-    // order metadata; only the session's client_reference_id names the order. The ledger matches
-    // the recorded payment to the order the later notification names (ledger.ts applyPayment).
+    // order metadata; only the session's client_reference_id names the order. The decision is
+    // "already succeeded", and the ledger attaches the recorded payment to the order it names.
     const world = new World(order());
     applied(world.deliver(succeededEvt("evt_succ_1", T0, pi({ metadata: {} }))));
-    world.deliver(evt("evt_cs_1", "checkout.session.completed", checkoutSession(), T0 + 1));
+    expect(ignored(world.deliver(evt("evt_cs_1", "checkout.session.completed", checkoutSession(), T0 + 1)))).toBe("already succeeded");
+    expect(world.payment()).toMatchObject({ orderId: ORDER_ID, attached: true });
     expect(world.order()).toMatchObject({ status: "paid", paidAmount: 1000 });
+    expect(world.types()).toEqual(["payment.succeeded:1000", "payment.succeeded:1000"]);
+    expect(world.emitted[1]).toMatchObject({ orderId: ORDER_ID, data: { status: "succeeded", attached: true } });
   });
 });
 
@@ -600,16 +653,27 @@ describe("decidePayske: live and test mode are kept apart", () => {
     const testRefund = evt("evt_ref_test", "charge.refunded", refundedCharge(1000, { livemode: false }), T0 + 100, false);
     expect(ignored(world.deliver(testRefund))).toMatch(/kept apart/);
     expect(world.order()).toMatchObject({ status: "paid", paidAmount: 1000 });
-    expect(world.payment().livemode).toBe(true);
+    expect(world.payment().facts.livemode).toBe(true);
   });
 
-  it("ignores a live event for a payment recorded in test mode, and test-mode writes carry livemode false", () => {
+  it("ignores a live event for a payment recorded in test mode, and test-mode facts carry livemode false", () => {
     const world = new World(order());
     const test = applied(world.deliver(evt("evt_fail_test", "payment_intent.payment_failed", failedPi({ livemode: false }), T0, false)));
-    expect(test.payment.livemode).toBe(false);
+    expect(test.payment.facts.livemode).toBe(false);
     expect(world.emitted[0]!.livemode).toBe(false);
     expect(ignored(world.deliver(succeededEvt("evt_succ_live", T0 + 10)))).toMatch(/kept apart/);
     expect(world.order()).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
+  });
+
+  it("a test-mode success never pays a live order: the core reports payment.mode_mismatch", () => {
+    const world = new World(order());
+    const test = applied(world.deliver(evt("evt_succ_test", "payment_intent.succeeded", pi({ livemode: false }), T0, false)));
+    expect(test.payment.facts).toEqual(facts({ livemode: false }));
+    expect(countToward(order(), test.payment.facts)).toEqual({ counts: false, reason: "mode" });
+    expect(world.order()).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
+    expect(world.emitted[0]).toMatchObject({ type: "payment.mode_mismatch", livemode: false });
+    // The same facts pay a test order.
+    expect(deriveOrder({ ...order(), livemode: false }, [test.payment.facts])).toEqual({ paidAmount: 1000, status: "paid" });
   });
 });
 
@@ -630,8 +694,12 @@ describe("decidePayske: emitted events", () => {
       { type: "payment.refunded", amount: 750, currency: "EUR", occurredAt: "2024-06-12T10:20:34.000Z", eventId: "evt_e" },
     ]);
     expect(world.order()).toMatchObject({ status: "refunded", paidAmount: 0 });
-    expect(world.payment()).toMatchObject({ status: "refunded", at: "2024-06-12T10:20:34.000Z", contribution: 0 });
-    expect(world.state()).toMatchObject({ received: 1000, refunded: 1000, seen: ["evt_a", "evt_b", "evt_c", "evt_d", "evt_e"] });
+    expect(world.payment()).toMatchObject({
+      facts: facts({ status: "refunded", currency: "EUR", refunded: 1000 }),
+      providerStatus: "refunded",
+      at: "2024-06-12T10:20:34.000Z",
+    });
+    expect(world.state()).toMatchObject({ status: "refunded", seen: ["evt_a", "evt_b", "evt_c", "evt_d", "evt_e"] });
   });
 
   it("keeps state.createdMs from going backwards when an older event applies late, and pays the order", () => {
@@ -639,7 +707,8 @@ describe("decidePayske: emitted events", () => {
     applied(world.deliver(disputeEvt("evt_dp_1", "dp_1PQiAb2eZvKYlo2CzW3lqK0f", T0 + 300)));
     const late = applied(world.deliver(succeededEvt("evt_succ_1", T0)));
     expect(late.events[0]!.occurredAt).toBe(iso(T0));
-    expect(world.state().createdMs).toBe((T0 + 300) * 1000);
+    expect(world.state()).toMatchObject({ createdMs: (T0 + 300) * 1000, disputes: ["dp_1PQiAb2eZvKYlo2CzW3lqK0f"] });
+    expect(world.payment().facts).toMatchObject({ requested: 1000, settled: 1000 });
     expect(world.order()).toMatchObject({ status: "paid", paidAmount: 1000 });
   });
 });

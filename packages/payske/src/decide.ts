@@ -58,7 +58,8 @@ export function decidePayske(n: PayskeNotification, current: Current): PaymentDe
       return apply(
         { ...base, status: "succeeded" },
         {
-          status: "succeeded",
+          // A dispute that overtook the success stays the payment's status.
+          status: state.disputes.length > 0 ? "disputed" : "succeeded",
           currency,
           requested: change.requested ?? prev.requested,
           settled: Math.max(prev.settled, change.amount ?? 0),

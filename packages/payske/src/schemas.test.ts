@@ -244,19 +244,19 @@ describe("toPayskeNotification", () => {
         livemode: true,
         paymentId: PI_ID,
         orderId: "ord_1001",
-        change: { kind: "succeeded", amount: 4999, currency: "USD" },
+        change: { kind: "succeeded", requested: 4999, amount: 4999, currency: "USD" },
       });
       expect(new Date(notify(succeeded)!.createdMs).toISOString()).toBe(CREATED_ISO);
     });
 
     it("counts amount_received, not amount, after a partial capture", () => {
       const pi = paymentIntent({ capture_method: "manual", amount: 5000, amount_received: 4500 });
-      expect(notify(event("payment_intent.succeeded", pi))!.change).toEqual({ kind: "succeeded", amount: 4500, currency: "USD" });
+      expect(notify(event("payment_intent.succeeded", pi))!.change).toEqual({ kind: "succeeded", requested: 5000, amount: 4500, currency: "USD" });
     });
 
     it("falls back to amount when amount_received is absent", () => {
       const body = without(event("payment_intent.succeeded", paymentIntent()), "data.object.amount_received");
-      expect(notify(body)!.change).toEqual({ kind: "succeeded", amount: 4999, currency: "USD" });
+      expect(notify(body)!.change).toEqual({ kind: "succeeded", requested: 4999, amount: 4999, currency: "USD" });
     });
 
     it("reads the order from a custom metadata key", () => {
@@ -311,7 +311,7 @@ describe("toPayskeNotification", () => {
         livemode: true,
         paymentId: PI_ID,
         orderId: "ord_2002",
-        change: { kind: "succeeded", amount: 4999, currency: "USD" },
+        change: { kind: "succeeded", requested: 4999, amount: 4999, currency: "USD" },
       });
     });
 
@@ -342,18 +342,21 @@ describe("toPayskeNotification", () => {
     it("maps checkout.session.async_payment_succeeded with payment_status paid", () => {
       const n = notify(event("checkout.session.async_payment_succeeded", session({ currency: "eur", amount_total: 1250 })));
       expect(n).toMatchObject({ type: "checkout.session.async_payment_succeeded", paymentId: PI_ID, orderId: "ord_2002" });
-      expect(n!.change).toEqual({ kind: "succeeded", amount: 1250, currency: "EUR" });
+      expect(n!.change).toEqual({ kind: "succeeded", requested: 1250, amount: 1250, currency: "EUR" });
     });
 
     it("gives null amount and currency when the session has none", () => {
       const n = notify(event("checkout.session.completed", session({ amount_total: null, currency: null })));
-      expect(n!.change).toEqual({ kind: "succeeded", amount: null, currency: null });
+      expect(n!.change).toEqual({ kind: "succeeded", requested: null, amount: null, currency: null });
     });
 
-    it("throws PayloadValidationError when payment_status is missing", () => {
-      const err = thrown(() => notify(without(event("checkout.session.completed", session()), "data.object.payment_status")));
-      expect(err).toBeInstanceOf(PayloadValidationError);
-      expect(err.message).toMatch(/^checkout\.session\.completed: data\.object\.payment_status: /);
+    it("reads a session without payment_status (API versions before 2020) as paid: it completed only once paid", () => {
+      const n = notify(without(event("checkout.session.completed", session()), "data.object.payment_status"));
+      expect(n).toMatchObject({ paymentId: PI_ID, orderId: "ord_2002", change: { kind: "succeeded", requested: 4999, amount: 4999 } });
+    });
+
+    it("does not read a session whose payment is still unpaid as a payment", () => {
+      expect(notify(event("checkout.session.completed", session({ payment_status: "unpaid" })))).toBeNull();
     });
 
     it("throws PayloadValidationError when payment_intent is neither an id nor an object with one", () => {

@@ -1,4 +1,4 @@
-import type { OrderRecord, PaymentDecision, PaymentRecord } from "@payhooks/core";
+import { countToward, deriveOrder, reportedType, type OrderRecord, type PaymentDecision, type PaymentFacts, type PaymentRecord } from "@payhooks/core";
 import { decideRobokassa, outSumMinor } from "./decide";
 import { readNotice, type RobokassaNotice } from "./notice";
 
@@ -23,6 +23,7 @@ function order(overrides: Partial<OrderRecord> = {}): OrderRecord {
     orderId: "450009",
     amount: 10_000,
     currency: "RUB",
+    livemode: true,
     refundable: false,
     status: "awaiting_payment",
     paidAmount: 0,
@@ -30,9 +31,15 @@ function order(overrides: Partial<OrderRecord> = {}): OrderRecord {
     items: [],
     createdAt: CREATED_AT,
     updatedAt: CREATED_AT,
+    payments: {},
     v: "1",
     ...overrides,
   };
+}
+
+/** What a live notice of OutSum 100.00 RUB reports. */
+function paidFacts(overrides: Partial<PaymentFacts> = {}): PaymentFacts {
+  return { status: "succeeded", currency: "RUB", requested: 10_000, settled: 10_000, refunded: 0, livemode: true, ...overrides };
 }
 
 function existingPayment(overrides: Partial<PaymentRecord> = {}): PaymentRecord {
@@ -40,12 +47,10 @@ function existingPayment(overrides: Partial<PaymentRecord> = {}): PaymentRecord 
     provider: "robokassa",
     providerPaymentId: "450009",
     orderId: "450009",
-    status: "paid",
-    amount: 10_000,
-    currency: "RUB",
+    attached: true,
+    facts: paidFacts(),
+    providerStatus: "paid",
     at: CREATED_AT,
-    livemode: true,
-    contribution: 10_000,
     state: { invId: "450009", outSum: "100.000000" },
     v: "1",
     ...overrides,
@@ -74,16 +79,13 @@ describe("outSumMinor", () => {
 });
 
 describe("decideRobokassa", () => {
-  it("marks an order paid when the live OutSum (6 decimals) equals its amount", () => {
+  it("reports a live OutSum (6 decimals) as succeeded facts that pay an order of that amount", () => {
     const d = applied(decide(notice(), order()));
-    expect(d.orderStatus).toBe("paid");
+    expect(d).not.toHaveProperty("orderStatus");
     expect(d.payment).toEqual({
-      status: "paid",
-      amount: 10_000,
-      currency: "RUB",
+      facts: paidFacts(),
+      providerStatus: "paid",
       at: RECEIVED_AT_ISO,
-      livemode: true,
-      contribution: 10_000,
       state: { invId: "450009", outSum: "100.000000" },
     });
     expect(d.events).toEqual([
@@ -95,69 +97,90 @@ describe("decideRobokassa", () => {
         data: { invId: "450009", outSum: "100.000000", fee: "0.030000" },
       },
     ]);
+    expect(countToward(order(), d.payment.facts)).toEqual({ counts: true, value: 10_000, refunded: 0 });
+    expect(deriveOrder(order(), [d.payment.facts])).toEqual({ paidAmount: 10_000, status: "paid" });
   });
 
-  it("marks an order paid for a 2-decimal OutSum (4710.00) equal to its amount", () => {
-    const d = applied(decide(notice({ OutSum: "4710.00", InvId: "63" }), order({ orderId: "63", amount: 471_000 })));
-    expect(d.orderStatus).toBe("paid");
-    expect(d.payment.contribution).toBe(471_000);
+  it("reads a 2-decimal OutSum (4710.00) exactly", () => {
+    const o = order({ orderId: "63", amount: 471_000 });
+    const d = applied(decide(notice({ OutSum: "4710.00", InvId: "63" }), o));
+    expect(d.payment.facts).toEqual(paidFacts({ requested: 471_000, settled: 471_000 }));
     expect(d.events[0]).toMatchObject({ type: "payment.succeeded", amount: 471_000, currency: "RUB" });
     expect(d.events[0]!.data).toMatchObject({ invId: "63", outSum: "4710.00" });
+    expect(deriveOrder(o, [d.payment.facts])).toEqual({ paidAmount: 471_000, status: "paid" });
   });
 
-  it("reports a different amount as a mismatch and leaves the order alone", () => {
+  it("reports a smaller OutSum as it is; the core calls it an amount mismatch and leaves the order unpaid", () => {
     const d = applied(decide(notice({ OutSum: "99.990000" }), order()));
-    expect(d).not.toHaveProperty("orderStatus");
-    expect(d.payment).toMatchObject({ status: "amount_mismatch", amount: 9_999, contribution: 0 });
-    expect(d.events).toHaveLength(1);
-    expect(d.events[0]).toMatchObject({
-      type: "payment.amount_mismatch",
-      amount: 9_999,
-      currency: "RUB",
-      data: { invId: "450009", outSum: "99.990000", orderAmount: 10_000, orderCurrency: "RUB" },
-    });
+    expect(d.payment.facts).toEqual(paidFacts({ requested: 9_999, settled: 9_999 }));
+    expect(d.events).toEqual([
+      expect.objectContaining({ type: "payment.succeeded", amount: 9_999, currency: "RUB", data: { invId: "450009", outSum: "99.990000", fee: "0.030000" } }),
+    ]);
+    const verdict = countToward(order(), d.payment.facts);
+    expect(verdict).toEqual({ counts: false, reason: "amount" });
+    expect(reportedType(d.events[0]!.type, verdict)).toBe("payment.amount_mismatch");
+    expect(deriveOrder(order(), [d.payment.facts])).toEqual({ paidAmount: 0, status: "awaiting_payment" });
   });
 
-  it("reports a larger amount as a mismatch too, not as overpaid", () => {
+  it("reports a larger OutSum as a mismatch too, not as overpaid", () => {
     const d = applied(decide(notice({ OutSum: "100.010000" }), order()));
-    expect(d).not.toHaveProperty("orderStatus");
-    expect(d.events[0]!.type).toBe("payment.amount_mismatch");
-    expect(d.payment.contribution).toBe(0);
+    expect(d.payment.facts).toMatchObject({ requested: 10_001, settled: 10_001 });
+    expect(reportedType(d.events[0]!.type, countToward(order(), d.payment.facts))).toBe("payment.amount_mismatch");
+    expect(deriveOrder(order(), [d.payment.facts])).toEqual({ paidAmount: 0, status: "awaiting_payment" });
   });
 
-  it("reports OutSum with more precision than the currency (100.005000) as a mismatch with amount null", () => {
+  it("reports OutSum finer than the currency (100.005000) as payment.amount_mismatch with status unknown and no amount", () => {
     let decision: PaymentDecision | undefined;
     expect(() => {
       decision = decide(notice({ OutSum: "100.005000" }), order());
     }).not.toThrow();
     const d = applied(decision!);
-    expect(d).not.toHaveProperty("orderStatus");
-    expect(d.payment).toMatchObject({ status: "amount_mismatch", amount: null, contribution: 0 });
-    expect(d.events[0]).toMatchObject({ type: "payment.amount_mismatch", amount: null });
+    expect(d.payment.facts).toEqual({ status: "unknown", currency: "RUB", requested: null, settled: 0, refunded: 0, livemode: true });
+    expect(d.payment.state).toEqual({ invId: "450009", outSum: "100.005000" });
+    expect(d.events).toEqual([
+      {
+        type: "payment.amount_mismatch",
+        amount: null,
+        currency: "RUB",
+        occurredAt: RECEIVED_AT_ISO,
+        data: {
+          invId: "450009",
+          outSum: "100.005000",
+          mismatch: { reason: "amount", detail: "OutSum has more decimals than RUB allows" },
+          fee: "0.030000",
+        },
+      },
+    ]);
+    // No amount at all: the core neither counts it nor calls it another amount.
+    expect(countToward(order(), d.payment.facts)).toEqual({ counts: false, reason: "undetermined" });
+    expect(deriveOrder(order(), [d.payment.facts])).toEqual({ paidAmount: 0, status: "awaiting_payment" });
+    // The same without an order: the notice itself is the mismatch.
+    expect(applied(decide(notice({ OutSum: "100.005000" }), null)).events[0]!.type).toBe("payment.amount_mismatch");
   });
 
-  it("reports an order in another currency than the shop's as a mismatch, even with equal digits", () => {
-    const d = applied(decide(notice(), order({ currency: "USD" })));
-    expect(d).not.toHaveProperty("orderStatus");
-    expect(d.payment.contribution).toBe(0);
-    expect(d.payment.status).toBe("amount_mismatch");
-    expect(d.events[0]).toMatchObject({ type: "payment.amount_mismatch", data: { orderAmount: 10_000, orderCurrency: "USD" } });
+  it("reports the money in the shop's currency, so an order in another currency is not paid even with equal digits", () => {
+    const usd = order({ currency: "USD" });
+    const d = applied(decide(notice(), usd));
+    expect(d.payment.facts).toEqual(paidFacts());
+    const verdict = countToward(usd, d.payment.facts);
+    expect(verdict).toEqual({ counts: false, reason: "currency" });
+    expect(reportedType(d.events[0]!.type, verdict)).toBe("payment.amount_mismatch");
   });
 
   // OutSum is in the shop's currency (RUB): RoboKassa converts OutSumCurrency to roubles at
-  // initiation, and decide.ts's own comment says the order's currency "must be the shop's".
+  // initiation, whatever currency the order is in.
   it("labels the received money in the shop's currency when the order is in another one", () => {
-    const d = applied(decide(notice(), order({ currency: "JPY", amount: 100 })));
-    expect(d.events[0]!.type).toBe("payment.amount_mismatch");
-    expect(d.payment.currency).toBe("RUB");
-    expect(d.payment.amount).toBe(10_000);
-    expect(d.events[0]).toMatchObject({ amount: 10_000, currency: "RUB" });
+    const jpy = order({ currency: "JPY", amount: 100 });
+    const d = applied(decide(notice(), jpy));
+    expect(d.payment.facts).toMatchObject({ currency: "RUB", requested: 10_000, settled: 10_000 });
+    expect(d.events[0]).toMatchObject({ type: "payment.succeeded", amount: 10_000, currency: "RUB" });
+    expect(countToward(jpy, d.payment.facts)).toEqual({ counts: false, reason: "currency" });
   });
 
-  it("records a notice for an unknown order as payment.succeeded, with no order status", () => {
+  it("decides a notice for an unknown order exactly as for a known one", () => {
     const d = applied(decide(notice(), null));
-    expect(d).not.toHaveProperty("orderStatus");
-    expect(d.payment).toMatchObject({ status: "paid", amount: 10_000, currency: "RUB", contribution: 0 });
+    expect(d).toEqual(decide(notice(), order()));
+    expect(d.payment.facts).toEqual(paidFacts());
     expect(d.events[0]).toMatchObject({ type: "payment.succeeded", amount: 10_000, currency: "RUB" });
     expect(d.events[0]!.data).not.toHaveProperty("orderAmount");
   });
@@ -171,17 +194,24 @@ describe("decideRobokassa", () => {
     expect(decide(notice({ OutSum: "1.000000" }), null, existingPayment()).kind).toBe("ignored");
   });
 
-  it("records a test-mode notice for a matching order without moving the order", () => {
-    const d = applied(decide(notice({ IsTest: "1", OutSum: "4710.00", InvId: "63" }), order({ orderId: "63", amount: 471_000 })));
-    expect(d).not.toHaveProperty("orderStatus");
-    expect(d.payment).toMatchObject({ livemode: false, contribution: 0, amount: 471_000 });
+  it("reports an IsTest=1 notice as test-mode facts: they pay a test order, never a live one", () => {
+    const live = order({ orderId: "63", amount: 471_000 });
+    const d = applied(decide(notice({ IsTest: "1", OutSum: "4710.00", InvId: "63" }), live));
+    expect(d.payment.facts).toEqual(paidFacts({ requested: 471_000, settled: 471_000, livemode: false }));
     expect(d.events[0]).toMatchObject({ type: "payment.succeeded", amount: 471_000, currency: "RUB" });
+    const verdict = countToward(live, d.payment.facts);
+    expect(verdict).toEqual({ counts: false, reason: "mode" });
+    expect(reportedType(d.events[0]!.type, verdict)).toBe("payment.mode_mismatch");
+    expect(deriveOrder(live, [d.payment.facts])).toEqual({ paidAmount: 0, status: "awaiting_payment" });
+    expect(deriveOrder({ ...live, livemode: false }, [d.payment.facts])).toEqual({ paidAmount: 471_000, status: "paid" });
+    // A live notice is live.
+    expect(applied(decide(notice({ IsTest: "0" }), order())).payment.facts.livemode).toBe(true);
   });
 
-  it("marks an order already paid by another payment overpaid", () => {
+  it("adds to an order another payment already paid: the core derives overpaid", () => {
     const d = applied(decide(notice(), order({ status: "paid", paidAmount: 10_000 })));
-    expect(d.orderStatus).toBe("overpaid");
-    expect(d.payment.contribution).toBe(10_000);
+    expect(d.payment.facts).toEqual(paidFacts());
+    expect(deriveOrder(order(), [paidFacts(), d.payment.facts])).toEqual({ paidAmount: 20_000, status: "overpaid" });
   });
 
   it("dates the payment and the event at receivedAt, in ISO form", () => {
