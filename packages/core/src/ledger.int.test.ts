@@ -458,6 +458,35 @@ describe("concurrency", () => {
     await expectAttachedOnce("o-i2", "payram", "ref-i2");
   });
 
+  it(`two orders registering one reference at once: exactly one gets it (${ROUNDS} rounds)`, async () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const ref = `ref-claim-${i}`;
+      const results = await Promise.allSettled([
+        ledger.putOrder(`claim-a-${i}`, { ...USD_4999, references: { payram: ref } }),
+        worker.putOrder(`claim-b-${i}`, { ...USD_4999, references: { payram: ref } }),
+      ]);
+      const won = results.flatMap((r, j) => (r.status === "fulfilled" ? [`claim-${"ab"[j]}-${i}`] : []));
+      const lost = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+      expect(won).toHaveLength(1);
+      expect(lost).toEqual([expect.any(LedgerConflictError)]);
+      expect(await connA.get(key("ref", "payram", ref))).toBe(won[0]);
+      expect(await ledger.getOrder(won[0] === `claim-a-${i}` ? `claim-b-${i}` : `claim-a-${i}`)).toBeNull();
+    }
+  });
+
+  it(`two payments of one order applied at once by two workers are both counted (${ROUNDS} rounds)`, async () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      const orderId = `sum-${i}`;
+      await ledger.putOrder(orderId, USD_4999);
+      await Promise.all([
+        notify(ledger, "payske", `pi_sum_${i}`, fixed(facts({ status: "partially_paid", settled: 2000 })), orderId),
+        notify(worker, "payram", `ref-sum-${i}`, fixed(facts({ status: "partially_paid", settled: 2999 })), orderId),
+      ]);
+      expect({ orderId, order: await ledger.getOrder(orderId) }).toMatchObject({ orderId, order: { status: "paid", paidAmount: 4999 } });
+      expect((await ledger.getOrder(orderId))!.payments).toHaveLength(2);
+    }
+  });
+
   it("two workers applying the same notification at once apply it once", async () => {
     await ledger.putOrder("o-dup", USD_4999);
     const results = await Promise.all([notify(ledger, "payske", "pi_dup", fixed(facts()), "o-dup"), notify(worker, "payske", "pi_dup", fixed(facts()), "o-dup")]);

@@ -352,14 +352,17 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
       const payments: Record<string, PaymentFacts> = { ...(current?.payments ?? {}) };
       const attaching: PaymentRecord[] = [];
       members.forEach((member, i) => {
-        const p = records[i]!;
+        const p = records[i] ?? null;
         const how = candidates.get(member)!;
+        const [provider, id] = splitPaymentKey(member);
+        // Decided on what was read, so nothing it read may change before the write: a payment
+        // recorded meanwhile (read as absent, "0") makes the write fail and the PUT decide again.
+        const paymentKey = batch.key(k.payment(provider, id));
+        batch.versions.push([paymentKey, p?.v ?? "0"]);
         if (how === "waiting") batch.ops.push(["srem", batch.key(k.waiting(orderId)), member]);
         if (!p || p.attached || payments[member]) return;
         // A payment that names another order is that order's, whatever reference this PUT registers.
         if (p.orderId !== null && p.orderId !== orderId) return;
-        const paymentKey = batch.key(k.payment(p.provider, p.providerPaymentId));
-        batch.versions.push([paymentKey, p.v]);
         payments[member] = p.facts;
         attaching.push(p);
       });

@@ -3,7 +3,8 @@ import type { PaymentEventType } from "./payment-event";
 
 /**
  * The order model: payments are facts, an order's paid amount and status are derived from them.
- * This file is the only place the rules live (docs/order-model.md); providers only report facts.
+ * This file is the only place the rules live (README, "How an order gets paid"); providers only
+ * report facts.
  */
 
 /** Every provider's statuses, mapped to one vocabulary. */
@@ -97,9 +98,10 @@ export function countToward(order: OrderTerms, p: PaymentFacts): Verdict {
     return { counts: false, reason: convert(basis, p.currency, order.currency, "down") === null ? "currency" : "amount" };
   }
   if (basisInOrder !== order.amount) return { counts: false, reason: "amount" };
+  // What is left after refunds, restated (rounded down: never more than was received).
   const settled = convert(p.settled, p.currency, order.currency, "down")!;
-  const refunded = Math.min(settled, convert(p.refunded, p.currency, order.currency, "down")!);
-  return { counts: true, value: settled - refunded, refunded };
+  const left = convert(Math.max(0, p.settled - p.refunded), p.currency, order.currency, "down")!;
+  return { counts: true, value: left, refunded: settled - left };
 }
 
 export type DerivedOrder = { paidAmount: number; status: OrderStatus };
