@@ -10,6 +10,8 @@
 // 3. Payme request–reply (through the queue to a worker and back): as fast as it goes, and at a
 //    steady 300 requests/s from an open-loop generator (bench/paced.js; autocannon's overallRate
 //    sends each second's quota as a burst at the start of the second).
+// 4. Redis commands per acknowledged delivery and per delivered event (bench/redis-commands.js:
+//    INFO commandstats deltas, merchant delivery on), on a Redis of their own.
 // Peak RSS (VmHWM) of the ingress and of each worker is read from /proc at the end.
 // Figures: printed, written as JSON to bench/results/ (git-ignored), and as Markdown to
 // bench/RESULTS.md (committed; the README links to it).
@@ -22,6 +24,7 @@ const { Queue } = require("bullmq");
 const { createRedis, QUEUES } = require("../packages/core/dist");
 const { freePort, removeRedisServer, spawnNode, startRedisServer, startIngress, startWorker, waitFor } = require("../packages/testing/dist");
 const { paced } = require("./paced");
+const { measureRedisCommands } = require("./redis-commands");
 const { cpuSeconds, peakRssMiB } = require("./proc");
 const { routes, BENCH_ENV } = require("./routes");
 
@@ -178,6 +181,14 @@ async function main() {
   console.log(`Payme CheckPerformTransaction: ${paymeMax.rps} req/s flat out; at ${PAYME_RATE}/s p50 ${paymeFixed.p50} ms, p99 ${paymeFixed.p99} ms`);
 
   const rss = { ingressMiB: peakRssMiB(ingress.proc.child.pid), workersMiB: workers.map((w) => peakRssMiB(w.child.pid)) };
+  await Promise.all([ingress.proc.stop(), ...workers.map((w) => w.stop())]);
+
+  // 4. Redis commands per acknowledged delivery and per delivered event, on a fresh Redis.
+  const redisCommands = await measureRedisCommands();
+  console.log(
+    `Redis commands: per acknowledged delivery ${Object.entries(redisCommands.perAck).map(([k, v]) => `${k} ${v.perItem}`).join(", ")}; ` +
+      `per delivered event ${redisCommands.perEvent.perItem} (processing ${redisCommands.processingPerEvent})`,
+  );
   const e2eBest = endToEnd.reduce((a, b) => (b.eventsPerSecond > a.eventsPerSecond ? b : a));
   const budgets = {
     ...Object.fromEntries(
@@ -199,6 +210,7 @@ async function main() {
     endToEnd,
     payme: { flatOut: paymeMax, fixedRate: paymeFixed },
     peakRss: rss,
+    redisCommands,
     budgets,
   };
 
@@ -222,9 +234,11 @@ async function main() {
 
   await events.close();
   conn.disconnect();
-  await Promise.all([ingress.proc.stop(), ...workers.map((w) => w.stop()), bare.stop()]);
+  await bare.stop();
   await removeRedisServer(redis);
 }
+
+const top = (by) => Object.entries(by).slice(0, 6).map(([k, v]) => `${k} ${v}`).join(", ");
 
 function markdown(f) {
   const n = (x) => x.toLocaleString("en-US");
@@ -260,6 +274,14 @@ function markdown(f) {
     `| steady ${f.payme.fixedRate.rate}/s (open loop, ${f.payme.fixedRate.requests} calls) | ${n(f.payme.fixedRate.rps)} | ${f.payme.fixedRate.p50} ms | ${f.payme.fixedRate.p99} ms | ${f.payme.fixedRate.p999} ms | ${f.payme.fixedRate.unanswered} |`,
     "",
     `Peak RSS: ingress ${f.peakRss.ingressMiB} MiB; workers ${f.peakRss.workersMiB.map((w) => `${w} MiB`).join(", ")}.`,
+    "",
+    `## Redis commands (INFO commandstats, ${n(f.redisCommands.deliveries)} deliveries each; merchant delivery on)`,
+    "",
+    "| | commands | top commands |",
+    "| --- | --- | --- |",
+    ...ASYNC_ROUTES.map((r) => `| per acknowledged delivery, ${LABELS[r]} | ${f.redisCommands.perAck[r].perItem} | ${top(f.redisCommands.perAck[r].byCommand)} |`),
+    `| per delivered event (Payram, order paid, event to the merchant), ack included | ${f.redisCommands.perEvent.perItem} | ${top(f.redisCommands.perEvent.byCommand)} |`,
+    `| per delivered event, processing only (less the Payram ack) | ${f.redisCommands.processingPerEvent} | |`,
     "",
     "## Budgets (reported, not asserted)",
     "",

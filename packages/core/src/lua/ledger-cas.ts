@@ -40,7 +40,13 @@ end
 for _, op in ipairs(spec.ops) do
   local kind, key = op[1], KEYS[op[2]]
   if kind == 'hset' then
-    for f, val in pairs(op[3]) do redis.call('HSET', key, f, val) end
+    local args = {}
+    for f, val in pairs(op[3]) do
+      args[#args + 1] = f
+      args[#args + 1] = val
+    end
+    -- one HSET for every field: a call per field was a third of the script's commands
+    if #args > 0 then redis.call('HSET', key, unpack(args)) end
     redis.call('HINCRBY', key, 'v', 1)
   elseif kind == 'sadd' then
     redis.call('SADD', key, op[3])

@@ -1,0 +1,133 @@
+// Redis work per webhook, counted by Redis itself (INFO commandstats: every command a client
+// sent and every command a Lua script ran). Counts, not timings: the same build gives nearly the
+// same figures on any machine, so two builds can be compared side by side.
+//
+// - per acknowledged delivery: the ingress alone (no worker), N signed deliveries of each
+//   asynchronous route; (commands after − before) / N.
+// - per delivered event: N Payram payments, each for an order created beforehand (so every
+//   payment is attached and counted), with one worker and merchant delivery on, from the first
+//   request until the merchant has received all N events; includes the acknowledgements.
+//   "processing" is that figure less the Payram acknowledgement.
+//
+// `node bench/redis-commands.js` runs it alone and prints JSON (`BENCH_COMMANDS_N` deliveries,
+// default 2,000); `npm run bench` runs it as its last phase.
+const { randomBytes } = require("node:crypto");
+const { createRedis } = require("../packages/core/dist");
+const { removeRedisServer, startIngress, startMerchantEndpoint, startRedisServer, startWorker, waitFor } = require("../packages/testing/dist");
+const { routes, payramBody, BENCH_ENV, ADMIN_TOKEN, SECRETS } = require("./routes");
+const { signForTest: signPayram } = require("../packages/payram/dist");
+
+const N = Number(process.env.BENCH_COMMANDS_N || 2_000);
+const CONCURRENCY = 20;
+
+/** Every command Redis has run so far, by name, and their sum. */
+async function commandstats(conn) {
+  const text = await conn.info("commandstats");
+  const by = {};
+  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) by[m[1]] = Number(m[2]);
+  return { total: Object.values(by).reduce((a, b) => a + b, 0), by };
+}
+
+function delta(before, after, n) {
+  const by = {};
+  for (const [k, v] of Object.entries(after.by)) {
+    const d = v - (before.by[k] ?? 0);
+    if (d > 0) by[k] = +(d / n).toFixed(2);
+  }
+  // The measuring connection's own INFO calls are not the pipeline's.
+  delete by.info;
+  const total = Object.values(by).reduce((a, b) => a + b, 0);
+  return { perItem: +total.toFixed(2), byCommand: Object.fromEntries(Object.entries(by).sort((a, b) => b[1] - a[1])) };
+}
+
+async function sendAll(count, make) {
+  let next = 0;
+  let failed = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < count) {
+        const { url, body, headers } = make(next++);
+        const res = await fetch(url, { method: "POST", headers, body });
+        await res.arrayBuffer();
+        if (res.status !== 200) failed++;
+      }
+    }),
+  );
+  if (failed > 0) throw new Error(`${failed} of ${count} deliveries were not acknowledged`);
+}
+
+/** From an autocannon route option (bench/routes.js), one request: url, body, headers. */
+const fromRoute = (route) => (n) => ({ url: route.request.url, ...route.request.requests[0].setupRequest({}, n) });
+
+async function measure({ n = N } = {}) {
+  const redis = await startRedisServer();
+  const merchant = await startMerchantEndpoint(() => 204);
+  const env = {
+    ...BENCH_ENV,
+    REDIS_URL: redis.url,
+    LOG_LEVEL: "info",
+    MERCHANT_WEBHOOK_URL: merchant.url,
+    MERCHANT_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString("base64")}`,
+  };
+  const conn = createRedis(redis.url, "worker");
+  const ingress = await startIngress(env);
+  const route = routes(ingress, "http://127.0.0.1:9/");
+  const result = { deliveries: n, perAck: {}, perEvent: null, processingPerEvent: null };
+  try {
+    // Acknowledgements alone: no worker consumes.
+    for (const name of ["payram", "payske", "robokassa"]) {
+      const before = await commandstats(conn);
+      await sendAll(n, fromRoute(route[name]));
+      result.perAck[name] = delta(before, await commandstats(conn), n);
+    }
+    await conn.flushall();
+
+    // Delivered events: orders first (not counted), then the payments, one worker, merchant on.
+    const run = `cmd${Date.now().toString(36)}`;
+    const refOf = (i) => `bench-${run}-${i}`;
+    for (let i = 0; i < n; i += CONCURRENCY) {
+      await Promise.all(
+        Array.from({ length: Math.min(CONCURRENCY, n - i) }, (_, j) =>
+          fetch(`${ingress.adminUrl}/v1/orders/${run}-${i + j}`, {
+            method: "PUT",
+            headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+            body: JSON.stringify({ amount: 4999, currency: "USD", references: { payram: refOf(i + j) } }),
+          }).then((r) => r.arrayBuffer()),
+        ),
+      );
+    }
+    const worker = await startWorker(env);
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // the worker's start-up commands are not per event
+      const before = await commandstats(conn);
+      const received = merchant.received.length;
+      await sendAll(n, (i) => {
+        const body = payramBody(i).replace(/"reference_id":"[^"]*"/, `"reference_id":"${refOf(i)}"`);
+        return { url: `${ingress.url}/webhooks/payram`, body, headers: signPayram(body, SECRETS.payram, "signature") };
+      });
+      await waitFor(() => merchant.received.length - received >= n || undefined, "every event delivered to the merchant", 300_000);
+      result.perEvent = delta(before, await commandstats(conn), n);
+      result.processingPerEvent = +(result.perEvent.perItem - result.perAck.payram.perItem).toFixed(2);
+    } finally {
+      await worker.stop();
+    }
+  } finally {
+    conn.disconnect();
+    await ingress.proc.stop();
+    await merchant.close();
+    await removeRedisServer(redis);
+  }
+  return result;
+}
+
+module.exports = { measureRedisCommands: measure };
+
+if (require.main === module) {
+  measure().then(
+    (r) => console.log(JSON.stringify(r, null, 2)),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
