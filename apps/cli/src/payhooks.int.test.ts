@@ -70,7 +70,7 @@ describe("with real jobs", () => {
     await ledger.putOrder("order-cli-1", { amount: 4_999, currency: "USD", references: { payram: "ref-cli-1" } });
     // Completed: a payment that pays order-cli-1 (and queues a merchant delivery, which fails: 500).
     await payram.add("payram.notification", envelope({ reference_id: "ref-cli-1", status: "FILLED", amount: "49.99", currency: "USD" }), { ...JOB_OPTIONS.provider, jobId: "payram-good" });
-    // Failed by its input: money with more precision than the currency has.
+    // Quarantined (failed by its input, kept for a retry after an upgrade): money with more precision than the currency has.
     await payram.add("payram.notification", envelope({ reference_id: "ref-cli-2", status: "FILLED", amount: "1.001", currency: "USD", email: "payer@example.com" }), { ...JOB_OPTIONS.provider, jobId: "payram-bad-money" });
     expect(await finished(payram, "payram-good")).toBe("completed");
     expect(await finished(payram, "payram-bad-money")).toBe("failed");
@@ -90,7 +90,7 @@ describe("with real jobs", () => {
     const { code, json } = await cli("jobs", "payram", "--json");
     expect(code).toBe(0);
     expect(json()).toEqual([
-      expect.objectContaining({ id: "payram-bad-money", state: "failed", provider: "payram", attempts: "1/8", lastError: expect.stringMatching(/more precision/) }),
+      expect.objectContaining({ id: "payram-bad-money", state: "failed", provider: "payram", attempts: "1/8", lastError: expect.stringMatching(/^quarantined: .*more precision/) }),
     ]);
     expect((await cli("jobs", "payram", "--state", "completed", "--json")).json()).toEqual([
       expect.objectContaining({ id: "payram-good", state: "completed", order: "order-cli-1" }),

@@ -5,9 +5,11 @@
  * so "no job" is checked on every queue in QUEUES after every property.
  *
  * Every answer must be a well-formed refusal in the provider's own dialect:
- * - Payme: HTTP 200 with a JSON-RPC 2.0 error object (payme.md §1.3, §4), never -32400 here
+ * - Payme: HTTP 200 with a JSON-RPC 2.0 error object (docs/protocols: Payme), never -32400 here
  *   (Redis is up and no call reaches a worker);
- * - Payram / Payske: a 4xx with a JSON `{"error": …}` body (providers.md §4);
+ * - Payram / Payske: a 4xx with a JSON `{"error": …}` body for anything unauthenticated; an
+ *   authenticated body, whatever it holds, is acknowledged with 200 and one job (named by its
+ *   event id or its bytes) that the worker will quarantine — the properties check and drop it;
  * - RoboKassa ResultURL: a 4xx whose body never starts with `OK` (providers.md §1.7, §4).
  * Never a 5xx, never a hang; the process stays up and answers /healthz after each property.
  *
@@ -213,8 +215,16 @@ async function expectJobAndDrop(queueName: string, jobId: string): Promise<void>
   await job!.remove();
 }
 
-/** The job of an authenticated body the worker cannot read: named by its bytes (routes/payram.ts, routes/payske.ts). */
-const bodyJobId = (provider: "payram" | "payske", text: string) => jobIdFor(provider, ["body", sha256Hex(text).slice(0, 32)]);
+/** The job of an authenticated body the worker cannot read: named by its bytes (json-body.ts authenticatedBody). */
+const bodyJobId = (provider: "payram" | "payske", bytes: string | Uint8Array) => jobIdFor(provider, ["body", sha256Hex(bytes).slice(0, 32)]);
+
+/** A job for bytes that are no readable JSON: they are kept exactly, in base64, with the reason; then dropped. */
+async function expectUnreadableJob(queueName: string, jobId: string, body: Uint8Array, reason = "invalid_json"): Promise<void> {
+  const queue = queues.find((q) => q.name === queueName)!;
+  const job = await queue.getJob(jobId);
+  expect(job?.data).toMatchObject({ unreadable: reason, payload: null, rawBody: Buffer.from(body).toString("base64") });
+  await expectJobAndDrop(queueName, jobId);
+}
 
 const run = <T>(property: fc.IAsyncPropertyWithHooks<T>, numRuns = RUNS) => fc.assert(property, { seed: SEED, numRuns });
 
@@ -489,23 +499,27 @@ describe("truncated valid bodies", () => {
       }),
     ));
 
-  it(`payram: cut anywhere, signed over the whole body (401) or over the cut (400) (${RUNS} runs)`, () =>
+  it(`payram: cut anywhere, signed over the whole body (401) or over the cut (200, one job to quarantine) (${RUNS} runs)`, () =>
     run(
       fc.asyncProperty(fc.nat(), fc.boolean(), async (at, signCut) => {
         const full = utf8(payramNotification({ reference_id: "ref-€-truncated" }));
         const body = full.subarray(0, at % full.length);
         const reply = await send({ path: PAYRAM_PATH, body, headers: payramHeaders(signCut ? body : full) });
-        expect(expectJsonError(reply, signCut ? [400] : [401])).toBe(signCut ? "invalid_json" : "no_matching_signature");
+        if (!signCut) return void expect(expectJsonError(reply, [401])).toBe("no_matching_signature");
+        expect(reply.status).toBe(200);
+        await expectJobAndDrop(QUEUES.payram, bodyJobId("payram", body));
       }),
     ));
 
-  it(`payske: cut anywhere, signed over the whole body or over the cut: 400 (${RUNS} runs)`, () =>
+  it(`payske: cut anywhere, signed over the whole body (400) or over the cut (200, one job to quarantine) (${RUNS} runs)`, () =>
     run(
       fc.asyncProperty(fc.nat(), fc.boolean(), async (at, signCut) => {
         const full = utf8(payskeEvent({ type: "payment_intent.succeeded€" }));
         const body = full.subarray(0, at % full.length);
         const reply = await send({ path: PAYSKE_PATH, body, headers: payskeHeaders(signCut ? body : full) });
-        expect(expectJsonError(reply, [400])).toBe(signCut ? "invalid_json" : "no_matching_signature");
+        if (!signCut) return void expect(expectJsonError(reply, [400])).toBe("no_matching_signature");
+        expect(reply.status).toBe(200);
+        await expectJobAndDrop(QUEUES.payske, bodyJobId("payske", body));
       }),
     ));
 
@@ -653,20 +667,22 @@ describe(`deeply nested JSON (past MAX_JSON_DEPTH = ${MAX_JSON_DEPTH}, up to 20,
       runs,
     ));
 
-  it(`payram: signed, as the whole body or in an extra field: 400, no job (${runs} runs)`, () =>
+  it(`payram: signed, as the whole body or in an extra field: 200 and one job holding the bytes (${runs} runs)`, () =>
     run(
       fc.asyncProperty(deepJson, fc.boolean(), async (deep, whole) => {
         const body = utf8(whole ? deep : payramNotification().replace(/}$/, `,"extra":${deep}}`));
-        expectJsonError(await send({ path: PAYRAM_PATH, body, headers: payramHeaders(body) }), [400]);
+        expect((await send({ path: PAYRAM_PATH, body, headers: payramHeaders(body) })).status).toBe(200);
+        await expectUnreadableJob(QUEUES.payram, bodyJobId("payram", body), body, "json_too_deep");
       }),
       runs,
     ));
 
-  it(`payske: signed, as the whole body or inside data.object: 400, no job (${runs} runs)`, () =>
+  it(`payske: signed, as the whole body or inside data.object: 200 and one job holding the bytes (${runs} runs)`, () =>
     run(
       fc.asyncProperty(deepJson, fc.boolean(), async (deep, whole) => {
         const body = utf8(whole ? deep : payskeEvent({}, { metadata: { order_id: "ord-1" }, deep: "__DEEP__" }).replace('"__DEEP__"', deep));
-        expectJsonError(await send({ path: PAYSKE_PATH, body, headers: payskeHeaders(body) }), [400]);
+        expect((await send({ path: PAYSKE_PATH, body, headers: payskeHeaders(body) })).status).toBe(200);
+        await expectUnreadableJob(QUEUES.payske, bodyJobId("payske", body), body, "json_too_deep");
       }),
       runs,
     ));
@@ -693,20 +709,22 @@ describe("invalid UTF-8 inside otherwise valid JSON, correctly signed over the r
       }),
     ));
 
-  it(`payram: 400 invalid_json for the signed body, 401 unsigned; no job (${RUNS} runs)`, () =>
+  it(`payram: the signed body is acknowledged as one job under its bytes' name (kept in base64), 401 unsigned (${RUNS} runs)`, () =>
     run(
       fc.asyncProperty(input, fc.constantFrom("reference_id", "status", "currency"), async ({ bad, at }, field) => {
         const body = injectBytes(payramNotification(), field, bad, at);
-        expect(expectJsonError(await send({ path: PAYRAM_PATH, body, headers: payramHeaders(body) }), [400])).toBe("invalid_json");
+        expect((await send({ path: PAYRAM_PATH, body, headers: payramHeaders(body) })).status).toBe(200);
+        await expectUnreadableJob(QUEUES.payram, bodyJobId("payram", body), body);
         expectJsonError(await send({ path: PAYRAM_PATH, body, headers: payramHeaders(utf8(payramNotification())) }), [401]);
       }),
     ));
 
-  it(`payske: 400 invalid_json for the signed body; no job (${RUNS} runs)`, () =>
+  it(`payske: the signed body is acknowledged as one job under its bytes' name (kept in base64) (${RUNS} runs)`, () =>
     run(
       fc.asyncProperty(input, fc.constantFrom("id", "type", "order_id"), async ({ bad, at }, field) => {
         const body = injectBytes(payskeEvent(), field, bad, at);
-        expect(expectJsonError(await send({ path: PAYSKE_PATH, body, headers: payskeHeaders(body) }), [400])).toBe("invalid_json");
+        expect((await send({ path: PAYSKE_PATH, body, headers: payskeHeaders(body) })).status).toBe(200);
+        await expectUnreadableJob(QUEUES.payske, bodyJobId("payske", body), body);
       }),
     ));
 
@@ -874,21 +892,25 @@ describe("regressions: what the properties above found (each was a 5xx, a -32400
     expectPaymeError(await send({ path: PAYME_PATH, body: utf8(paymeCallBody()), headers: { ...paymeSigned, "content-encoding": "x-fuzz" } }), [-32600], null);
   });
 
-  it("a verified body nested 10,000 levels deep is a 400 / -32600 (was 503 unavailable: BullMQ's JSON.stringify overflowed the stack; Payme -32400)", async () => {
+  it("a verified body nested 10,000 levels deep is queued as bytes (Payram, Payske: 200) or -32600 (Payme) (was 503 unavailable: BullMQ's JSON.stringify overflowed the stack; Payme -32400)", async () => {
     const deep = nested(10_000, "array");
     const payram = utf8(payramNotification().replace(/}$/, `,"extra":${deep}}`));
-    expect(expectJsonError(await send({ path: PAYRAM_PATH, body: payram, headers: payramHeaders(payram) }), [400])).toBe("json_too_deep");
+    expect((await send({ path: PAYRAM_PATH, body: payram, headers: payramHeaders(payram) })).status).toBe(200);
+    await expectUnreadableJob(QUEUES.payram, bodyJobId("payram", payram), payram, "json_too_deep");
     const payske = utf8(payskeEvent({}, { deep: "__DEEP__" }).replace('"__DEEP__"', deep));
-    expect(expectJsonError(await send({ path: PAYSKE_PATH, body: payske, headers: payskeHeaders(payske) }), [400])).toBe("json_too_deep");
+    expect((await send({ path: PAYSKE_PATH, body: payske, headers: payskeHeaders(payske) })).status).toBe(200);
+    await expectUnreadableJob(QUEUES.payske, bodyJobId("payske", payske), payske, "json_too_deep");
     const payme = utf8(paymeCallBody().replace('"order_id":"1001"', `"order_id":"1001","deep":${deep}`));
     expectPaymeError(await send({ path: PAYME_PATH, body: payme, headers: paymeSigned }), [-32600], 7);
   });
 
-  it("a verified body with invalid UTF-8 in a string is refused as not JSON (was accepted with U+FFFD in place, and queued)", async () => {
+  it("a verified body with invalid UTF-8 in a string is queued as its exact bytes, never read with U+FFFD in place (it was, and queued as text)", async () => {
     const payske = injectBytes(payskeEvent({ type: "customer.created" }), "type", [0xff], 3);
-    expect(expectJsonError(await send({ path: PAYSKE_PATH, body: payske, headers: payskeHeaders(payske) }), [400])).toBe("invalid_json");
+    expect((await send({ path: PAYSKE_PATH, body: payske, headers: payskeHeaders(payske) })).status).toBe(200);
+    await expectUnreadableJob(QUEUES.payske, bodyJobId("payske", payske), payske);
     const payram = injectBytes(payramNotification(), "reference_id", [0xc3, 0x28], 0);
-    expect(expectJsonError(await send({ path: PAYRAM_PATH, body: payram, headers: payramHeaders(payram) }), [400])).toBe("invalid_json");
+    expect((await send({ path: PAYRAM_PATH, body: payram, headers: payramHeaders(payram) })).status).toBe(200);
+    await expectUnreadableJob(QUEUES.payram, bodyJobId("payram", payram), payram);
     expectPaymeError(await send({ path: PAYME_PATH, body: injectBytes(paymeCallBody(), "order_id", [0xed, 0xa0, 0x80], 1), headers: paymeSigned }), [-32700], null);
   });
 

@@ -131,14 +131,8 @@ describe("POST /webhooks/payram", () => {
     expect(await jobCount()).toBe(0);
   });
 
-  it("rejects a signed body that is not JSON with 400 and no job", async () => {
-    const res = await post("{not json", signForTest("{not json", SECRET));
-    expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error: "invalid_json" });
-    expect(await jobCount()).toBe(0);
-  });
-
   it.each([
+    ["bytes that are not JSON", "{not json"],
     ["no reference_id", JSON.stringify({ status: "FILLED" })],
     ["no status", JSON.stringify({ reference_id: "r-1" })],
     ["an amount finer than cents", notification({ filled_amount: "49.995" })],

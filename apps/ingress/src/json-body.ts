@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * The deepest nesting of arrays and objects a webhook body may have. Real payloads stay under
  * ten levels (a Stripe-style event's `data.object` is the deepest); past this the body is
@@ -46,4 +48,19 @@ export function withinDepth(root: unknown, max: number): boolean {
     }
   }
   return true;
+}
+
+/**
+ * What an authenticated delivery's bytes become on the queue. Every authenticated delivery is
+ * acknowledged (a provider retries a refusal for days, then disables the endpoint), so bytes that
+ * are no readable JSON are kept too: in base64, with the reason, for the worker to quarantine.
+ * `digest` names the bytes (a job id for a delivery that carries no id of its own).
+ */
+export function authenticatedBody(
+  raw: Uint8Array,
+): { rawBody: string; payload: unknown; unreadable?: "invalid_json" | "json_too_deep"; digest: string } {
+  const digest = createHash("sha256").update(raw).digest("hex").slice(0, 32);
+  const parsed = parseJsonBody(raw);
+  if (parsed.ok) return { rawBody: parsed.text, payload: parsed.value, digest };
+  return { rawBody: Buffer.from(raw).toString("base64"), payload: null, unreadable: parsed.reason, digest };
 }

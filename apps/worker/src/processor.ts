@@ -46,6 +46,7 @@ export function createProcessor(provider: ProviderId, handle: ProviderHandler) {
       throw new UnrecoverableError(`envelope for ${parsed.data.provider} on the ${provider} queue`);
     }
     try {
+      if (parsed.data.unreadable) throw new PayloadValidationError(`body: ${parsed.data.unreadable} (its bytes are kept in rawBody, base64)`);
       return await handle(parsed.data);
     } catch (err) {
       // An authenticated delivery we cannot interpret: failed for good, kept and counted as

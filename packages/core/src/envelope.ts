@@ -13,6 +13,12 @@ export const EnvelopeSchema = z.object({
   receivedAt: z.number().int().nonnegative(),
   rawBody: z.string(),
   payload: z.unknown(),
+  /**
+   * Set when an authenticated body is no JSON document the ingress can read (`invalid_json`:
+   * not UTF-8 or not JSON; `json_too_deep`): it is still acknowledged and queued, `rawBody` then
+   * holds its bytes in base64 and `payload` is null, and the worker quarantines the job.
+   */
+  unreadable: z.enum(["invalid_json", "json_too_deep"]).optional(),
   headers: z.record(z.string(), z.string()),
   /** false for a provider's sandbox/test traffic (Payme's TEST_KEY); absent means live */
   livemode: z.boolean().optional(),

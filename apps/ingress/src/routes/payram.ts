@@ -1,6 +1,6 @@
 import express, { Router } from "express";
 import type { Queue } from "bullmq";
-import { JOB_OPTIONS, PayloadValidationError, jobIdFor, sha256Hex, type Envelope } from "@payhooks/core";
+import { JOB_OPTIONS, PayloadValidationError, jobIdFor, type Envelope } from "@payhooks/core";
 import {
   PAYRAM_API_KEY_HEADER,
   PAYRAM_SIGNATURE_HEADER,
@@ -10,7 +10,7 @@ import {
 } from "@payhooks/payram";
 import { enqueue } from "../enqueue";
 import { flatHeaders, keptHeaders } from "../headers";
-import { parseJsonBody } from "../json-body";
+import { authenticatedBody } from "../json-body";
 import { NO_REQUEST_METRICS, type RequestMetrics } from "../metrics";
 
 export type PayramRouteDeps = {
@@ -27,8 +27,8 @@ const TEST_ACCEPTED = { message: "Test webhook received" };
 
 /**
  * POST /webhooks/payram — docs/protocols/payram.md: raw body → verify → enqueue → 200.
- * Verification failures are 401; bytes that are no JSON document 400; Redis trouble 503. Every
- * authenticated JSON body is acknowledged, even one the worker cannot interpret (quarantined there).
+ * Verification failures are 401, Redis trouble 503, a body over the limit 413. Every
+ * authenticated body is acknowledged, even one the worker cannot interpret (quarantined there).
  */
 export function createPayramRouter(deps: PayramRouteDeps): Router {
   const router = Router();
@@ -52,25 +52,24 @@ export function createPayramRouter(deps: PayramRouteDeps): Router {
       if (!verified.ok) return void res.status(401).json({ error: verified.reason });
       if (isTest) return void res.status(200).json(TEST_ACCEPTED);
 
-      // Not UTF-8, not JSON, or nested too deep to queue: 400 (json-body.ts).
-      const parsedBody = parseJsonBody(rawBody);
-      if (!parsedBody.ok) return void res.status(400).json({ error: parsedBody.reason });
-      const { value: body, text } = parsedBody;
-      // An authenticated body we cannot read (a newer Payram, a missing field) is still acknowledged:
-      // Payram retries a refusal for two days and the money would be lost. The worker quarantines it.
+      // An authenticated body we cannot read (a newer Payram, a missing field, even bytes that
+      // are no JSON) is still acknowledged: Payram retries a refusal for two days and the money
+      // would be lost. The worker quarantines it.
+      const { rawBody: kept, payload: body, unreadable, digest } = authenticatedBody(rawBody);
       let jobId: string;
       try {
-        jobId = payramJobId(parsePayramNotification(body));
+        jobId = unreadable ? jobIdFor("payram", ["body", digest]) : payramJobId(parsePayramNotification(body));
       } catch (err) {
         if (!(err instanceof PayloadValidationError)) throw err;
-        jobId = jobIdFor("payram", ["body", sha256Hex(text).slice(0, 32)]);
+        jobId = jobIdFor("payram", ["body", digest]);
       }
       const envelope: Envelope = {
         provider: "payram",
         deliveryId: jobId,
         receivedAt: deps.now(),
-        rawBody: text,
+        rawBody: kept,
         payload: body,
+        ...(unreadable ? { unreadable } : {}),
         headers: keptHeaders(headers, ["content-type", "user-agent"]),
       };
       const job = await enqueue(queue, "payram.notification", envelope, { ...JOB_OPTIONS.provider, jobId }, deps.enqueueTimeoutMs);

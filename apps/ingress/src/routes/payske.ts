@@ -1,10 +1,10 @@
 import express, { Router } from "express";
 import type { Queue } from "bullmq";
-import { JOB_OPTIONS, jobIdFor, sha256Hex, type Envelope } from "@payhooks/core";
+import { JOB_OPTIONS, jobIdFor, type Envelope } from "@payhooks/core";
 import { PAYSKE_SIGNATURE_HEADER, payskeJobId, readPayskeDelivery, verifyPayskeSignature } from "@payhooks/payske";
 import { enqueue } from "../enqueue";
 import { flatHeaders, keptHeaders } from "../headers";
-import { parseJsonBody } from "../json-body";
+import { authenticatedBody } from "../json-body";
 import { NO_REQUEST_METRICS, type RequestMetrics } from "../metrics";
 
 export type PayskeRouteDeps = {
@@ -28,8 +28,9 @@ export type PayskeRouteDeps = {
  * → `200 {"received":true}` (docs/protocols/payske.md). A verification failure is 400 (Payske
  * retries 4xx, so a fixed secret heals). Every authenticated JSON delivery is acknowledged once
  * it is in Redis, even one the worker cannot interpret (an older or newer API version, a thin
- * event): refusing it would make Payske retry for days and then disable the endpoint. Only bytes
- * that are no JSON document at all are refused (400); Redis trouble is 503.
+ * event, even bytes that are no JSON): refusing it would make Payske retry for days and then
+ * disable the endpoint. An authenticated delivery gets a non-2xx only for 413 (too large) and
+ * 503 (Redis did not confirm the job).
  */
 export function createPayskeRouter(deps: PayskeRouteDeps): Router {
   const router = Router();
@@ -54,19 +55,18 @@ export function createPayskeRouter(deps: PayskeRouteDeps): Router {
         return void res.status(400).json({ error: reason });
       }
 
-      // Not UTF-8, not JSON, or nested too deep to queue: 400 (json-body.ts).
-      const parsedBody = parseJsonBody(rawBody);
-      if (!parsedBody.ok) return void res.status(400).json({ error: parsedBody.reason });
-      const { value: body, text } = parsedBody;
+      // Bytes that are no readable JSON are kept in base64 for the worker to quarantine (json-body.ts).
+      const { rawBody: kept, payload: body, unreadable, digest } = authenticatedBody(rawBody);
       const delivery = readPayskeDelivery(body);
       // An event we cannot read is still one delivery: its id when it has one, else its bytes.
-      const jobId = delivery.id ? payskeJobId({ id: delivery.id }) : jobIdFor("payske", ["body", sha256Hex(text).slice(0, 32)]);
+      const jobId = delivery.id ? payskeJobId({ id: delivery.id }) : jobIdFor("payske", ["body", digest]);
       const envelope: Envelope = {
         provider: "payske",
         deliveryId: jobId,
         receivedAt: deps.now(),
-        rawBody: text,
+        rawBody: kept,
         payload: body,
+        ...(unreadable ? { unreadable } : {}),
         headers: keptHeaders(headers, ["content-type", "user-agent"]),
         // Mode is the secret's word first: a test secret never makes a live event.
         livemode: live.ok && delivery.livemode !== false,
