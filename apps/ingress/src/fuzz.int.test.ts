@@ -5,7 +5,7 @@
  * so "no job" is checked on every queue in QUEUES after every property.
  *
  * Every answer must be a well-formed refusal in the provider's own dialect:
- * - Payme: HTTP 200 with a JSON-RPC 2.0 error object (docs/protocols: Payme), never -32400 here
+ * - Payme: HTTP 200 with a JSON-RPC 2.0 error object (README, "Payme"), never -32400 here
  *   (Redis is up and no call reaches a worker);
  * - Payram / Payske: a 4xx with a JSON `{"error": …}` body for anything unauthenticated; an
  *   authenticated body, whatever it holds, is acknowledged with 200 and one job (named by its

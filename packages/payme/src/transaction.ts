@@ -120,7 +120,7 @@ function accountOrderId(account: Record<string, unknown>, field: string): string
 const ignored = (reply: PaymeReply, reason: string): PaymeOutcome => ({ reply, decision: { kind: "ignored", reason } });
 
 /**
- * CheckPerformTransaction's checks (docs/protocols/payme.md, CheckPerformTransaction), shared by
+ * CheckPerformTransaction's checks (README, "Payme"), shared by
  * CreateTransaction for a new id. A one-time order takes one transaction: once reserved or paid
  * it is not payable. Live and sandbox are two worlds: a sandbox call does not see live orders,
  * and a live call does not see test orders.

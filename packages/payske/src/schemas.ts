@@ -125,7 +125,7 @@ function orderFrom(metadata: Record<string, unknown> | null | undefined, orderKe
 }
 
 /**
- * The mapped event types (issue 5), or null for any other type. Throws PayloadValidationError
+ * The mapped event types (README, "Payske's mapping"), or null for any other type. Throws PayloadValidationError
  * when a mapped type carries an object that is not what its type says.
  */
 export function toPayskeNotification(event: PayskeEvent, orderKey: string): PayskeNotification | null {

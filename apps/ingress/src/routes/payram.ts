@@ -26,7 +26,7 @@ const ACCEPTED = { message: "Webhook received successfully" };
 const TEST_ACCEPTED = { message: "Test webhook received" };
 
 /**
- * POST /webhooks/payram — docs/protocols/payram.md: raw body → verify → enqueue → 200.
+ * POST /webhooks/payram (README, "HTTP interface"): raw body → verify → enqueue → 200.
  * Verification failures are 401, Redis trouble 503, a body over the limit 413. Every
  * authenticated body is acknowledged, even one the worker cannot interpret (quarantined there).
  */
