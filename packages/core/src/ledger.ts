@@ -361,8 +361,9 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
         batch.versions.push([paymentKey, p?.v ?? "0"]);
         if (how === "waiting") batch.ops.push(["srem", batch.key(k.waiting(orderId)), member]);
         if (!p || p.attached || payments[member]) return;
-        // A payment that names another order is that order's, whatever reference this PUT registers.
-        if (p.orderId !== null && p.orderId !== orderId) return;
+        // A payment that names another order is that order's, whatever reference this PUT registers
+        // (one waiting here was named for this order by a later notification).
+        if (how === "reference" && p.orderId !== null && p.orderId !== orderId) return;
         payments[member] = p.facts;
         attaching.push(p);
       });
@@ -479,7 +480,19 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
       let next: Omit<PaymentRecord, "v" | "provider" | "providerPaymentId" | "orderId" | "attached" | "facts">;
       let providerEvents: ProviderEvent[];
       if (decision.kind === "ignored") {
-        // Nothing new from the provider; but a recorded payment whose order now exists is attached.
+        // Nothing new from the provider. But an unattached payment that this notification names an
+        // order for is attached to it if it exists, and otherwise waits for it.
+        if (payment && !payment.attached && !order && orderId && orderId !== payment.orderId) {
+          if (await redis.sismember(k.waiting(orderId), member)) return { kind: "ignored", reason: decision.reason, orderId };
+          const batch = new Batch();
+          // Not a change to the payment (no version, no event): the order's PUT sees it waiting.
+          batch.versions.push([batch.key(k.payment(provider, providerPaymentId)), payment.v]);
+          batch.versions.push([batch.key(k.order(orderId)), orderVersion]);
+          batch.ops.push(["sadd", batch.key(k.waiting(orderId)), member]);
+          batch.ops.push(["touch", batch.key(k.order(orderId))]);
+          if ((await cas(batch)) === 1) return { kind: "ignored", reason: decision.reason, orderId };
+          continue;
+        }
         if (!(payment && !payment.attached && order)) return { kind: "ignored", reason: decision.reason, orderId: payment?.orderId ?? orderId };
         facts = payment.facts;
         next = { providerStatus: payment.providerStatus, at: payment.at, state: payment.state };
