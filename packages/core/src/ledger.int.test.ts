@@ -88,6 +88,22 @@ const ids = (events: PaymentEvent[]) => events.map((e) => e.id).sort();
 const key = (...parts: string[]) => [`${prefix}:ledger`, ...parts].join(":");
 
 describe("attaching in any order", () => {
+  it("a payment first recorded with no order, then named by a notification that changes nothing, waits for that order and is attached by its PUT", async () => {
+    // A refund without order metadata, then the success that names the order: already refunded, so ignored.
+    const refunded = facts({ status: "refunded", refunded: 4999 });
+    expect(await notify(worker, "payske", "pi_named_late", fixed(refunded))).toMatchObject({ kind: "applied", orderId: null });
+    expect(await notify(worker, "payske", "pi_named_late", ignoring, "o-named-late")).toMatchObject({ kind: "ignored", orderId: "o-named-late" });
+    expect(await connA.smembers(key("order", "o-named-late", "waiting"))).toEqual(["payske/pi_named_late"]);
+    // Not a change to the payment: its version and events stay as they were.
+    expect((await ledger.getPayment("payske", "pi_named_late"))!.v).toBe("1");
+    // Naming it again is a no-op.
+    expect(await notify(worker, "payske", "pi_named_late", ignoring, "o-named-late")).toMatchObject({ kind: "ignored" });
+    const put = await ledger.putOrder("o-named-late", USD_4999);
+    expect(put.order).toMatchObject({ status: "refunded", paidAmount: 0, payments: [expect.objectContaining({ providerPaymentId: "pi_named_late" })] });
+    expect(put.events.map((e) => [e.type, e.orderId])).toEqual([["payment.refunded", "o-named-late"]]);
+    expect(await ledger.getPayment("payske", "pi_named_late")).toMatchObject({ attached: true, orderId: "o-named-late", v: "2" });
+  });
+
   it("a payment naming an order that does not exist yet waits; the PUT attaches it, derives the order and emits one event due at once", async () => {
     const applied = await notify(worker, "payske", "pi_1", fixed(facts()), "o-1");
     expect(applied).toMatchObject({ kind: "applied", orderId: "o-1" });
