@@ -492,7 +492,8 @@ function buildPayske(run: number, j: number, s: PayskeSpec, order: OrderModel | 
   return {
     index: j,
     provider: "payske",
-    id: pi,
+    // A test payment is kept apart from a live one under the same PaymentIntent id.
+    id: live ? pi : `test-${pi}`,
     label: `payske ${s.flow}${s.flow.includes("refund") ? `(${s.refund})` : ""} ${s.amount} ${currency} ${modeLabel}${s.refundWithoutOrder ? " refund-without-order" : ""}`,
     order,
     names: orderId,

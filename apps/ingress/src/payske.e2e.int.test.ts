@@ -175,7 +175,7 @@ it("records a payment for an unknown order with an event whose orderId is null",
 it("keeps test-mode events apart: the PaymentEvent carries livemode false", async () => {
   await deliver(JSON.stringify(event("payment_intent.payment_failed", { ...paymentIntent("pi_e2e_5", 900, null), status: "requires_payment_method", last_payment_error: { code: "card_declined", decline_code: "insufficient_funds" } }, { livemode: false })));
   await settled();
-  const [e] = await eventsFor("pi_e2e_5");
+  const [e] = await eventsFor("test-pi_e2e_5");
   expect(e).toMatchObject({ type: "payment.failed", livemode: false, data: { failureCode: "insufficient_funds" } });
 });
 
@@ -184,7 +184,7 @@ it("never lets test-mode money move a live order, though the test payment is rec
   await deliver(JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_e2e_6", 1_200, "psk-order-6"), { livemode: false })));
   await settled();
   expect(await order("psk-order-6")).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
-  const [e] = await eventsFor("pi_e2e_6");
+  const [e] = await eventsFor("test-pi_e2e_6");
   expect(e).toMatchObject({ type: "payment.mode_mismatch", livemode: false, orderId: "psk-order-6", amount: 1_200 });
   expect(e!.data["mismatch"]).toMatchObject({ reason: "mode", orderLivemode: true });
 });
@@ -196,7 +196,7 @@ describe("live and test are two worlds", () => {
     expect(await deliver(body, { secret: TEST_SECRET })).toEqual({ status: 200, body: { received: true } });
     await settled();
     expect(await order("psk-mode-1")).toMatchObject({ status: "awaiting_payment", paidAmount: 0 });
-    const [e] = await eventsFor("pi_mode_1");
+    const [e] = await eventsFor("test-pi_mode_1");
     expect(e).toMatchObject({ type: "payment.mode_mismatch", livemode: false });
   });
 
@@ -206,8 +206,27 @@ describe("live and test are two worlds", () => {
     expect((await deliver(body, { secret: TEST_SECRET })).status).toBe(200);
     await settled();
     expect(await order("psk-mode-2")).toMatchObject({ livemode: false, status: "paid", paidAmount: 3_100 });
-    const [e] = await eventsFor("pi_mode_2");
+    const [e] = await eventsFor("test-pi_mode_2");
     expect(e).toMatchObject({ type: "payment.succeeded", livemode: false, order: { status: "paid", counted: 3_100 } });
+  });
+
+  it("a test event for a live payment's id touches nothing live: it neither attaches the live payment to an order nor blocks its success", async () => {
+    await putOrder("psk-mode-4", 4_000);
+    // A live payment recorded with no order yet.
+    expect((await deliver(JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_mode_4", 4_000, null))))).status).toBe(200);
+    await settled();
+    // A test-secret event for the same PaymentIntent id, naming the live order (the id is visible to a buyer).
+    const forged = event("charge.refunded", { ...charge("pi_mode_4", 4_000, 0), amount_refunded: 1, metadata: { order_id: "psk-mode-4" } });
+    expect((await deliver(JSON.stringify(forged), { secret: TEST_SECRET })).status).toBe(200);
+    const failed = event("payment_intent.payment_failed", { ...paymentIntent("pi_mode_5", 4_100, "psk-mode-5"), status: "requires_payment_method" });
+    expect((await deliver(JSON.stringify(failed), { secret: TEST_SECRET })).status).toBe(200);
+    await settled();
+    expect(await order("psk-mode-4")).toMatchObject({ status: "awaiting_payment", paidAmount: 0, payments: [expect.objectContaining({ providerPaymentId: "test-pi_mode_4", livemode: false, counted: 0, mismatch: "mode" })] });
+    // The live success of pi_mode_5, after a test failure under the same id, pays its live order.
+    await putOrder("psk-mode-5", 4_100);
+    expect((await deliver(JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_mode_5", 4_100, "psk-mode-5"))))).status).toBe(200);
+    await settled();
+    expect(await order("psk-mode-5")).toMatchObject({ status: "paid", paidAmount: 4_100 });
   });
 
   it("a live secret with livemode: false is test: it pays a test order, not a live one", async () => {
@@ -251,6 +270,25 @@ describe("genuine events payhooks cannot fully read are acknowledged, never refu
     expect((await deliver(JSON.stringify(event("checkout.session.completed", session, { api_version: "2019-05-16" })))).status).toBe(200);
     await settled();
     expect(await order("psk-old-1")).toMatchObject({ status: "paid", paidAmount: 1_999 });
+  });
+
+  it("a session of an API version before amount_total is paid from its display_items", async () => {
+    await putOrder("psk-old-2", 3_000);
+    const session = { id: "cs_old_2", object: "checkout.session", payment_intent: "pi_old_2", client_reference_id: "psk-old-2", mode: "payment", display_items: [{ amount: 1_500, currency: "usd", quantity: 2, type: "custom" }] };
+    expect((await deliver(JSON.stringify(event("checkout.session.completed", session, { api_version: "2019-05-16" })))).status).toBe(200);
+    await settled();
+    expect(await order("psk-old-2")).toMatchObject({ status: "paid", paidAmount: 3_000 });
+  });
+
+  it("a session that states no amount at all leaves the payment undetermined until its PaymentIntent's success fills it in", async () => {
+    await putOrder("psk-old-3", 3_300);
+    const session = { id: "cs_old_3", object: "checkout.session", payment_intent: "pi_old_3", client_reference_id: "psk-old-3", mode: "payment" };
+    expect((await deliver(JSON.stringify(event("checkout.session.completed", session, { api_version: "2019-05-16" })))).status).toBe(200);
+    await settled();
+    expect(await order("psk-old-3")).toMatchObject({ status: "awaiting_payment", payments: [expect.objectContaining({ mismatch: "undetermined" })] });
+    expect((await deliver(JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_old_3", 3_300, null))))).status).toBe(200);
+    await settled();
+    expect(await order("psk-old-3")).toMatchObject({ status: "paid", paidAmount: 3_300 });
   });
 
   it("a thin event is acknowledged and recorded, and moves no money", async () => {

@@ -33,7 +33,8 @@ export function createEmitter(deps: {
   /** Sends every event of this payment still in the outbox (this run's and any a crash left). */
   async function flushPayment(provider: ProviderId, providerPaymentId: string): Promise<PaymentEvent[]> {
     const events = await deps.ledger.pendingEvents(provider, providerPaymentId);
-    events.sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
+    // In the order the ledger wrote them: a later version describes a later state of the payment.
+    events.sort((a, b) => (a.sequence ?? 0) - (b.sequence ?? 0) || a.occurredAt.localeCompare(b.occurredAt));
     for (const event of events) await emit(event);
     return events;
   }

@@ -76,8 +76,8 @@ const paymentKey = (provider: string, id: string) => `${prefix}:ledger:payment:$
 
 it("the dump holds what this test expects", () => {
   expect(dump.generatedBy).toBe("main at f3a04fc");
-  expect(Object.keys(dump.orders)).toHaveLength(14);
-  expect(legacyPayments).toHaveLength(13);
+  expect(Object.keys(dump.orders)).toHaveLength(15);
+  expect(legacyPayments).toHaveLength(15);
   expect(dump.orders["ps-partref"]).toEqual({ status: "paid", paidAmount: 3500, payments: 1 });
   // nothing was waiting in the old outbox
   expect(Object.keys(dump.keys).filter((k) => k.endsWith(":outbox"))).toEqual([]);
@@ -94,6 +94,23 @@ describe("a ledger written by f3a04fc, read by the order model", () => {
     expect(order!.payments.reduce((sum, p) => sum + p.counted, 0)).toBe(old.paidAmount);
   });
 
+  it("keeps a USD order the old version saw paid in USDC paid: the order's amount is restated in the stablecoin's units", async () => {
+    expect(await ledger.getOrder("pr-usdc")).toMatchObject({
+      status: "paid",
+      paidAmount: 4999,
+      payments: [expect.objectContaining({ currency: "USDC", requested: 49_990_000, settled: 49_990_000, counted: 4999 })],
+    });
+  });
+
+  it("attaches a payment the old version recorded before its order when the order is created after the upgrade", async () => {
+    // The old version kept no waiting sets: a worker's start-up indexes such payments once.
+    expect(await ledger.indexLegacyWaiting()).toBe(1);
+    expect(await ledger.indexLegacyWaiting()).toBe(0); // once per ledger
+    const put = await ledger.putOrder("after-upgrade", { amount: 2500, currency: "USD" });
+    expect(put.order).toMatchObject({ status: "paid", paidAmount: 2500, payments: [expect.objectContaining({ providerPaymentId: "pi_early", counted: 2500 })] });
+    expect(put.events.map((e) => [e.type, e.orderId])).toEqual([["payment.succeeded", "after-upgrade"]]);
+  });
+
   it("reports ps-partref (paid 5000 EUR, then 1500 refunded) as partially_refunded with the same 3500 paid", async () => {
     expect(dump.orders["ps-partref"]!.status).toBe("paid");
     const order = await ledger.getOrder("ps-partref");
@@ -103,7 +120,11 @@ describe("a ledger written by f3a04fc, read by the order model", () => {
     ]);
   });
 
-  test.each(legacyPayments.map(([provider, id, h]) => [`${provider}/${id}`, provider, id, h] as const))(
+  it("reads the payment recorded before its order as not attached, naming its order", async () => {
+    expect(await ledger.getPayment("payske", "pi_early")).toMatchObject({ orderId: "after-upgrade", attached: false, facts: { settled: 2500 } });
+  });
+
+  test.each(legacyPayments.filter(([, id]) => id !== "pi_early").map(([provider, id, h]) => [`${provider}/${id}`, provider, id, h] as const))(
     "payment %s is listed on its order and read by getPayment",
     async (_member, provider, id, h) => {
       const payment = await ledger.getPayment(provider, id);

@@ -1,4 +1,4 @@
-import type { PaymentFacts, PaymentStatus } from "./order-model";
+import { inPaymentCurrency, type PaymentFacts, type PaymentStatus } from "./order-model";
 
 /**
  * Ledgers written before the order model (main up to f3a04fc) kept, per payment, a provider's
@@ -26,13 +26,15 @@ const PAYME: Record<string, PaymentStatus> = { "1": "held", "2": "succeeded", "-
 
 const num = (v: unknown): number => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : 0);
 
-/** Facts of a legacy payment record; `orderAmount` is its order's amount when it was attached to one. */
-export function legacyFacts(h: Record<string, string>, orderAmount: number | null): PaymentFacts {
+/** Facts of a legacy payment record; `order` is its order's terms when it was attached to one. */
+export function legacyFacts(h: Record<string, string>, order: { amount: number; currency: string } | null): PaymentFacts {
   const state = JSON.parse(h["state"] ?? "{}") as Record<string, unknown>;
   const amount = h["amount"] ? Number(h["amount"]) : null;
   const currency = h["currency"] || null;
   const livemode = h["livemode"] === "1";
   const counted = Number(h["contribution"] ?? "0") > 0;
+  // The order's amount in the payment's own units (a USD order paid in USDC: micro-units).
+  const orderAmount = order && currency ? inPaymentCurrency(order.amount, order.currency, currency) : null;
   const requestedIfCounted = counted && orderAmount !== null ? orderAmount : null;
   switch (h["provider"]) {
     case "payme": {

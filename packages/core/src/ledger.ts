@@ -15,7 +15,7 @@ import {
   type PaymentStatus,
 } from "./order-model";
 import type { PaymentEvent, PaymentEventType } from "./payment-event";
-import type { RedisConnection } from "./redis";
+import { primaries, type RedisConnection } from "./redis";
 import { PROVIDER_IDS, type ProviderId } from "./provider";
 
 export { ORDER_STATUSES } from "./order-model";
@@ -216,7 +216,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
         const [provider, id] = splitPaymentKey(member);
         const ph = await redis.hgetall(k.payment(provider, id));
         if (!ph["provider"]) continue;
-        payments[member] = isLegacyPayment(ph) ? legacyFacts(ph, terms.amount) : parseFacts(ph);
+        payments[member] = isLegacyPayment(ph) ? legacyFacts(ph, terms) : parseFacts(ph);
       }
     }
     const derived = deriveOrder(terms, Object.values(payments));
@@ -263,6 +263,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
       currency: e.currency,
       occurredAt: e.occurredAt,
       livemode: payment.facts.livemode,
+      sequence: version,
       data: { ...e.data, ...(mismatch ? { mismatch } : {}) },
       order: order
         ? {
@@ -442,7 +443,9 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
   async function getPayment(provider: ProviderId, providerPaymentId: string): Promise<PaymentRecord | null> {
     const h = await redis.hgetall(k.payment(provider, providerPaymentId));
     if (!isLegacyPayment(h) || !h["orderId"]) return parsePayment(h, null);
-    return parsePayment(h, await readOrder(h["orderId"]));
+    // A legacy payment is attached when its order lists it (not merely when the order exists).
+    const order = await readOrder(h["orderId"]);
+    return parsePayment(h, order && order.payments[paymentKeyOf(provider, providerPaymentId)] ? order : null);
   }
 
   /**
@@ -458,6 +461,11 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     providerPaymentId: string;
     /** the order the notification names, if it names one */
     orderId?: string;
+    /**
+     * the notification's mode: a notification of the other mode than the recorded payment never
+     * attaches it to an order or makes it wait for one, even when its decision is "ignored"
+     */
+    livemode?: boolean;
     decide: (current: { payment: PaymentRecord | null; order: OrderRecord | null }) => PaymentDecision;
   }): Promise<ApplyResult> {
     const { provider, providerPaymentId } = request;
@@ -480,8 +488,10 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
       let next: Omit<PaymentRecord, "v" | "provider" | "providerPaymentId" | "orderId" | "attached" | "facts">;
       let providerEvents: ProviderEvent[];
       if (decision.kind === "ignored") {
-        // Nothing new from the provider. But an unattached payment that this notification names an
-        // order for is attached to it if it exists, and otherwise waits for it.
+        // Nothing new from the provider. But an unattached payment that this notification (of the
+        // payment's own mode) names an order for is attached to it if it exists, else waits for it.
+        const sameMode = request.livemode === undefined || payment === null || request.livemode === payment.facts.livemode;
+        if (!sameMode) return { kind: "ignored", reason: decision.reason, orderId: payment?.orderId ?? null };
         if (payment && !payment.attached && !order && orderId && orderId !== payment.orderId) {
           if (await redis.sismember(k.waiting(orderId), member)) return { kind: "ignored", reason: decision.reason, orderId };
           const batch = new Batch();
@@ -577,6 +587,38 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     return readEvents(await redis.zrangebyscore(k.outbox, "-inf", now() - ageMs, "LIMIT", 0, limit));
   }
 
+  /**
+   * Once per ledger (a marker key remembers it): makes every payment that a version before the
+   * order model recorded before its order existed wait for that order, as this version would
+   * have (those versions kept no waiting sets), so the order's PUT attaches it. Run by every
+   * worker at start-up; concurrent runs do the same idempotent writes. Returns how many it found.
+   */
+  async function indexLegacyWaiting(): Promise<number> {
+    const marker = `${P}:migrated:waiting`;
+    if (await redis.exists(marker)) return 0;
+    let found = 0;
+    for (const node of primaries(redis)) {
+      // A node of a Cluster has no key prefix of its own: the pattern is the full key.
+      let cursor = "0";
+      do {
+        const [next, keys] = await node.scan(cursor, "MATCH", `${P}:payment:*`, "COUNT", 500);
+        cursor = next;
+        for (const key of keys) {
+          if (key.endsWith(":outbox")) continue;
+          const h = await redis.hgetall(key);
+          const orderId = h["orderId"];
+          if (!isLegacyPayment(h) || !orderId) continue;
+          const member = paymentKeyOf(h["provider"]!, h["providerPaymentId"]!);
+          if (await redis.sismember(k.orderPayments(orderId), member)) continue;
+          await redis.multi().sadd(k.waiting(orderId), member).hincrby(k.order(orderId), "v", 1).exec();
+          found++;
+        }
+      } while (cursor !== "0");
+    }
+    await redis.set(marker, new Date(now()).toISOString());
+    return found;
+  }
+
   /** Every outbox entry, due or not (audits and tests). */
   async function outboxEvents(limit = 10_000): Promise<PaymentEvent[]> {
     return readEvents(await redis.zrangebyscore(k.outbox, "-inf", "+inf", "LIMIT", 0, limit));
@@ -615,6 +657,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     dueEvents,
     outboxEvents,
     markEmitted,
+    indexLegacyWaiting,
   };
 }
 
@@ -638,7 +681,7 @@ function parsePayment(h: Record<string, string>, legacyOrder: OrderRecord | null
     providerPaymentId: h["providerPaymentId"]!,
     orderId: h["orderId"] || null,
     attached: legacy ? legacyOrder !== null : h["attached"] === "1",
-    facts: legacy ? legacyFacts(h, legacyOrder?.amount ?? null) : parseFacts(h),
+    facts: legacy ? legacyFacts(h, legacyOrder) : parseFacts(h),
     providerStatus: legacy ? legacyProviderStatus(h) : (h["providerStatus"] ?? h["status"] ?? "unknown"),
     at: h["at"]!,
     state: JSON.parse(h["state"] ?? "{}") as Record<string, unknown>,

@@ -82,6 +82,17 @@ function convert(minor: number, from: string, to: string, round: "exact" | "down
 }
 
 /**
+ * An order's amount restated in a payment's currency (the inverse of the rule's conversion), or
+ * null when no exact rule relates the two currencies.
+ */
+export function inPaymentCurrency(orderAmount: number, orderCurrency: string, paymentCurrency: string): number | null {
+  if (orderCurrency === paymentCurrency) return orderAmount;
+  if (orderCurrency !== "USD" || !USD_STABLECOINS.includes(paymentCurrency)) return null;
+  const restated = orderAmount * 10 ** (currencyExponent(paymentCurrency) - currencyExponent("USD"));
+  return Number.isSafeInteger(restated) ? restated : null;
+}
+
+/**
  * The rule: a payment counts toward an order only when it was made for that order — same mode,
  * a currency that is the order's (or restates exactly into it), and the amount it was requested
  * for (else the amount it settled) equal to the order's amount. Then what it settled, less what

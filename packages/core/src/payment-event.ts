@@ -31,6 +31,11 @@ export const PaymentEventSchema = z.object({
   /** ISO 8601 */
   occurredAt: z.string(),
   livemode: z.boolean(),
+  /**
+   * The payment's ledger version this event reports: a later sequence describes a later state of
+   * the same payment (events of one payment may arrive out of order at a consumer).
+   */
+  sequence: z.number().int().positive().optional(),
   data: z.record(z.string(), z.unknown()),
   /**
    * The order the payment is attached to, as this change left it (null: no order yet). `counted`

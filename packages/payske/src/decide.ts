@@ -53,7 +53,10 @@ export function decidePayske(n: PayskeNotification, current: Current): PaymentDe
   const change = n.change;
   switch (change.kind) {
     case "succeeded": {
-      if (RANK[state.status] >= RANK.succeeded) return { kind: "ignored", reason: `already ${state.status}` };
+      // A success that says no amount (an old Checkout Session) leaves the payment undetermined:
+      // a later success that states the amount (its PaymentIntent) fills it in.
+      const fillsIn = state.status === "succeeded" && prev.requested === null && prev.settled === 0 && change.amount !== null;
+      if (RANK[state.status] >= RANK.succeeded && !fillsIn) return { kind: "ignored", reason: `already ${state.status}` };
       const currency = change.currency ?? prev.currency;
       return apply(
         { ...base, status: "succeeded" },

@@ -61,12 +61,15 @@ const PaymentIntent = z.looseObject({
   metadata: Metadata,
   last_payment_error: z.looseObject({ code: z.string().nullish(), decline_code: z.string().nullish() }).nullish(),
 });
+/** Before `amount_total` (API versions before 2020), a session listed what it sold here. */
+const DisplayItem = z.looseObject({ amount: MinorUnits, currency: Currency, quantity: z.number().int().positive().max(1_000_000) });
 const CheckoutSession = z.looseObject({
   id: Id,
   payment_intent: Ref,
   payment_status: z.string().nullish(),
   amount_total: MinorUnits.nullish(),
   currency: Currency.nullish(),
+  display_items: z.array(DisplayItem).nullish(),
   client_reference_id: z.string().nullish(),
   metadata: Metadata,
 });
@@ -118,6 +121,19 @@ function parseObject<T extends z.ZodType>(schema: T, event: PayskeEvent): z.infe
   return parsed.data;
 }
 
+/**
+ * What a Checkout Session charged: `amount_total`, or — for sessions of API versions before it
+ * existed — the sum of `display_items` when they are all in one currency. Null when it says neither.
+ */
+function sessionTotal(session: z.infer<typeof CheckoutSession>): { amount: number | null; currency: string | null } {
+  if (session.amount_total !== null && session.amount_total !== undefined) return { amount: session.amount_total, currency: session.currency ?? null };
+  const items = session.display_items ?? [];
+  const currencies = new Set(items.map((i) => i.currency));
+  if (items.length === 0 || currencies.size !== 1) return { amount: null, currency: session.currency ?? null };
+  const total = items.reduce((sum, i) => sum + i.amount * i.quantity, 0);
+  return Number.isSafeInteger(total) ? { amount: total, currency: [...currencies][0]! } : { amount: null, currency: null };
+}
+
 function orderFrom(metadata: Record<string, unknown> | null | undefined, orderKey: string, fallback?: string | null): string | null {
   const value = metadata?.[orderKey];
   if (typeof value === "string" && value !== "") return value;
@@ -143,6 +159,7 @@ export function toPayskeNotification(event: PayskeEvent, orderKey: string): Pays
     case "checkout.session.completed":
     case "checkout.session.async_payment_succeeded": {
       const session = parseObject(CheckoutSession, event);
+      const { amount, currency } = sessionTotal(session);
       // A completed session with payment still pending (bank debits) is not a payment yet. Before
       // `payment_status` existed (API versions before 2020), a session completed only once paid.
       if (session.payment_status !== undefined && session.payment_status !== null && session.payment_status !== "paid") return null;
@@ -150,12 +167,7 @@ export function toPayskeNotification(event: PayskeEvent, orderKey: string): Pays
         ...base,
         paymentId: session.payment_intent ?? session.id,
         orderId: orderFrom(session.metadata, orderKey, session.client_reference_id),
-        change: {
-          kind: "succeeded",
-          requested: session.amount_total ?? null,
-          amount: session.amount_total ?? null,
-          currency: session.currency ?? null,
-        },
+        change: { kind: "succeeded", requested: amount, amount, currency },
       };
     }
     case "payment_intent.payment_failed": {

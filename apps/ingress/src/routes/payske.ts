@@ -26,10 +26,10 @@ export type PayskeRouteDeps = {
 /**
  * POST /webhooks/payske — raw body → Payske-Signature (live secrets, then test secrets) → enqueue
  * → `200 {"received":true}` (README, "HTTP interface"). A verification failure is 400 (Payske
- * retries 4xx, so a fixed secret heals). Every authenticated JSON delivery is acknowledged once
- * it is in Redis, even one the worker cannot interpret (an older or newer API version, a thin
- * event, even bytes that are no JSON): refusing it would make Payske retry for days and then
- * disable the endpoint. An authenticated delivery gets a non-2xx only for 413 (too large) and
+ * retries 4xx, so a fixed secret heals). Every authenticated delivery is acknowledged once it is
+ * in Redis, even one the worker cannot interpret (an older or newer API version, a thin event,
+ * even bytes that are no JSON): refusing it would make Payske retry for days and then disable
+ * the endpoint. An authenticated delivery gets a non-2xx only for 413 (too large) and
  * 503 (Redis did not confirm the job).
  */
 export function createPayskeRouter(deps: PayskeRouteDeps): Router {

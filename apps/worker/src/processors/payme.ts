@@ -56,6 +56,7 @@ export function createPaymeProcessor(deps: {
       provider: "payme",
       providerPaymentId: id,
       ...(orderId ? { orderId } : {}),
+      livemode,
       decide: (current): PaymentDecision => {
         const outcome = decide(current, { now: clock(), livemode, accountField });
         reply = outcome.reply;

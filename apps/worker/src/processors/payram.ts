@@ -10,6 +10,7 @@ export function createPayramHandler(deps: { ledger: Ledger; emitter: Emitter }):
     return applyAndEmit(deps, {
       provider: "payram",
       providerPaymentId: n.referenceId,
+      livemode: true, // Payram has no test mode
       decide: (current) => decidePayram(n, envelope.receivedAt, current),
     });
   };

@@ -20,7 +20,9 @@ export function createPayskeHandler(deps: { ledger: Ledger; emitter: Emitter; or
     const n = { ...parsed, livemode: envelope.livemode ?? parsed.livemode };
     return applyAndEmit(deps, {
       provider: "payske",
-      providerPaymentId: n.paymentId,
+      // Test and live payments never share a record: a test event cannot touch a live payment.
+      providerPaymentId: n.livemode ? n.paymentId : `test-${n.paymentId}`,
+      livemode: n.livemode,
       ...(n.orderId ? { orderId: n.orderId } : {}),
       decide: (current) => decidePayske(n, current),
     });

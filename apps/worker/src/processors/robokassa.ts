@@ -18,6 +18,7 @@ export function createRobokassaHandler(deps: {
     return applyAndEmit(deps, {
       provider: "robokassa",
       providerPaymentId: paymentId,
+      livemode: n.livemode,
       ...(n.orderId ? { orderId: n.orderId } : {}),
       decide: (current) => decideRobokassa(n, current, deps.currency, envelope.receivedAt),
     });
