@@ -34,8 +34,31 @@ export type Dashboard = {
   close(): Promise<void>;
 };
 
-/** An address anywhere in a string value: personal data whatever key it sits under. */
-const EMAIL_VALUE = /[^\s@"<>()[\]]+@[^\s@"<>()[\]]+\.[A-Za-z]{2,}/;
+/** What cannot be part of an address: whitespace, '@', quotes, angle brackets, parentheses, brackets. */
+const NOT_IN_ADDRESS = /[\s@"<>()[\]]/;
+/** From `lastIndex`, the run of characters an address can hold (sticky, one pass, no backtracking). */
+const ADDRESS_RUN = /[^\s@"<>()[\]]*/y;
+/** Inside a domain run: a character, a dot, two letters (fixed length, so constant work per position). */
+const DOMAIN_WITH_TLD = /[^]\.[A-Za-z]{2}/;
+
+/**
+ * An address anywhere in a string value: personal data whatever key it sits under. It finds
+ * what `/[^\s@"<>()[\]]+@[^\s@"<>()[\]]+\.[A-Za-z]{2,}/` would, in linear time: that regex
+ * (unanchored, two overlapping `+` runs) tried every start and backtracked over the whole run,
+ * so a long string without whitespace took quadratic time (dashboard.test.ts has the figures).
+ * Here each '@' is found with indexOf; it needs one address character right before it, and the
+ * run of address characters after it (which ends at the next '@', so the runs never overlap)
+ * must hold "x.tld". Every character is looked at a bounded number of times.
+ */
+function containsEmail(value: string): boolean {
+  for (let at = value.indexOf("@"); at !== -1; at = value.indexOf("@", at + 1)) {
+    if (at === 0 || NOT_IN_ADDRESS.test(value[at - 1]!)) continue;
+    ADDRESS_RUN.lastIndex = at + 1;
+    const domain = ADDRESS_RUN.exec(value)![0];
+    if (DOMAIN_WITH_TLD.test(domain)) return true;
+  }
+  return false;
+}
 /** 13–19 digits, spaces or dashes allowed between them: a card number when the Luhn check passes. */
 const PAN_LIKE = /^\d(?:[ -]?\d){12,18}$/;
 
@@ -51,7 +74,7 @@ function luhnValid(digits: string): boolean {
 
 function maskValues(value: unknown): unknown {
   if (typeof value === "string") {
-    if (EMAIL_VALUE.test(value)) return "[redacted]";
+    if (containsEmail(value)) return "[redacted]";
     if (PAN_LIKE.test(value) && luhnValid(value.replace(/[ -]/g, ""))) return "[redacted]";
     return value;
   }
