@@ -278,8 +278,9 @@ describe("maskJobField", () => {
  * The e-mail check used to be `/[^\s@"<>()[\]]+@[^\s@"<>()[\]]+\.[A-Za-z]{2,}/`, unanchored with
  * two overlapping `+` runs: on any long run of characters without whitespace it tried every start
  * and backtracked over the rest. Measured with node 20 on the development machine: 16 KiB of
- * "x" 0.27 s, 64 KiB 4.5 s, 128 KiB ("a…a@b…b") 18.7 s — quadratic, so about 20 minutes for the
- * 1 MiB strings below. The rewrite does each of them in 0–120 ms; the bound is generous.
+ * "x" 0.27 s, 64 KiB 4.5 s, 128 KiB ("a…a@b…b") 18.7 s — quadratic, so about 20 minutes for a
+ * 1 MiB run (the letters, digits, base64, "a…a@b…b" and dotted-label cases below; with MIB set
+ * to 64 KiB those five failed the bound at 6–7 s each). The rewrite does each case in 0–120 ms.
  */
 describe("maskJobField on 1 MiB strings", () => {
   const MIB = 1 << 20;
