@@ -1,6 +1,8 @@
 /**
  * The dashboard as the admin app serves it, against a private redis-server: every URL under
- * /admin/queues (page, static files, API) needs the admin bearer token; with it, every queue
+ * /admin/queues (page, static files, API) needs the admin token, as a Bearer token or as the
+ * password of HTTP Basic (a browser's sign-in; a browser without it gets the Basic challenge,
+ * an API client the Bearer one); with it, every queue
  * of QUEUES is listed and job data and return values come out of bull-board's own API masked;
  * only reading, retrying and promoting are allowed: every other route of bull-board's table is
  * refused and leaves Redis as it was.
@@ -66,6 +68,11 @@ const call = (method: string, path: string, headers: Record<string, string> = {}
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 const auth = { authorization: `Bearer ${TOKEN}` };
+const basic = (username: string, password: string) => `Basic ${Buffer.from(`${username}:${password}`, "utf8").toString("base64")}`;
+const BEARER_CHALLENGE = 'Bearer realm="payhooks-admin"';
+const BASIC_CHALLENGE = 'Basic realm="payhooks-admin", charset="UTF-8"';
+/** What chromium sends when it navigates to a page. */
+const BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
 
 function envelope(provider: Envelope["provider"], rawBody: string, payload: unknown): Envelope {
   return { provider, deliveryId: `${provider}-d1`, receivedAt: NOW_MS, rawBody, payload, headers: { "content-type": "application/json" } };
@@ -133,11 +140,23 @@ describe("without the admin token", () => {
   ];
 
   it.each(routes)("%s /admin/queues%s answers 401 with no token, a wrong one or another scheme", async (method, path) => {
-    const attempts: Array<Record<string, string>> = [{}, { authorization: "Bearer dashboard-test-admin-token-0124" }, { authorization: `Basic ${TOKEN}` }, { authorization: TOKEN }];
-    for (const headers of attempts) {
+    const attempts: Array<[Record<string, string>, string]> = [
+      [{}, BEARER_CHALLENGE],
+      [{ authorization: "Bearer dashboard-test-admin-token-0124" }, BEARER_CHALLENGE],
+      [{ authorization: `Bearer ${TOKEN}x` }, BEARER_CHALLENGE],
+      [{ authorization: TOKEN }, BEARER_CHALLENGE],
+      [{ authorization: `Token ${TOKEN}` }, BEARER_CHALLENGE],
+      // Basic, but the token as it is rather than base64("user:token"), the token as the username,
+      // no password, a wrong one: each answered with the Basic challenge, so a browser asks again.
+      [{ authorization: `Basic ${TOKEN}` }, BASIC_CHALLENGE],
+      [{ authorization: basic(TOKEN, "") }, BASIC_CHALLENGE],
+      [{ authorization: `Basic ${Buffer.from(TOKEN).toString("base64")}` }, BASIC_CHALLENGE],
+      [{ authorization: basic("admin", "dashboard-test-admin-token-0124") }, BASIC_CHALLENGE],
+      [{ authorization: basic("admin", `${TOKEN} `) }, BASIC_CHALLENGE],
+    ];
+    for (const [headers, challenge] of attempts) {
       const res = await call(method, path, headers);
-      expect(res.status).toBe(401);
-      expect(res.headers.get("www-authenticate")).toBe('Bearer realm="payhooks-admin"');
+      expect([headers, res.status, res.headers.get("www-authenticate")]).toEqual([headers, 401, challenge]);
       expect(await res.json()).toEqual({ error: "unauthorized" });
     }
   });
@@ -145,6 +164,49 @@ describe("without the admin token", () => {
   it("changed nothing: no queue was paused", async () => {
     expect(await providerQueues.payske.isPaused()).toBe(false);
     expect(await providerQueues.payram.isPaused()).toBe(false);
+  });
+});
+
+describe("signing in", () => {
+  it("a browser without credentials is asked for Basic ones; an API client gets the Bearer challenge", async () => {
+    for (const [accept, challenge] of [
+      [BROWSER_ACCEPT, BASIC_CHALLENGE],
+      ["text/html", BASIC_CHALLENGE],
+      [undefined, BEARER_CHALLENGE],
+      ["*/*", BEARER_CHALLENGE],
+      ["application/json", BEARER_CHALLENGE],
+      ["application/json, text/plain, */*", BEARER_CHALLENGE],
+    ] as const) {
+      for (const path of ["", "/queue/payram", "/api/queues"]) {
+        const res = await call("GET", path, accept === undefined ? {} : { accept });
+        expect([accept, path, res.status, res.headers.get("www-authenticate")]).toEqual([accept, path, 401, challenge]);
+      }
+    }
+    const orders = await fetch(`${base}/v1/orders/order-1`, { headers: { accept: BROWSER_ACCEPT } });
+    expect([orders.status, orders.headers.get("www-authenticate")]).toEqual([401, BASIC_CHALLENGE]);
+  });
+
+  it("HTTP Basic with the admin token as the password, any username, opens the page and the API", async () => {
+    for (const username of ["admin", "operator@example.org", ""]) {
+      const page = await call("GET", "", { authorization: basic(username, TOKEN), accept: BROWSER_ACCEPT });
+      expect([username, page.status]).toEqual([username, 200]);
+      expect(await page.text()).toContain(`<base href="${DASHBOARD_PATH}/" />`);
+      const api = await call("GET", "/api/queues", { authorization: basic(username, TOKEN) });
+      expect([username, api.status]).toEqual([username, 200]);
+    }
+    // The scheme name is case-insensitive; the password is everything after the first colon.
+    expect((await call("GET", "/api/queues", { authorization: basic("admin", TOKEN).replace("Basic", "basic") })).status).toBe(200);
+    expect((await call("GET", "/api/queues", { authorization: basic("admin", `${TOKEN}:`) })).status).toBe(401);
+    // The rest of the admin port too: an order lookup answers (404: there is no such order).
+    const order = await fetch(`${base}/v1/orders/order-404`, { headers: { authorization: basic("admin", TOKEN) } });
+    expect(order.status).toBe(404);
+  });
+
+  it("Bearer still works, and the Basic sign-in obeys the same allow-list of actions", async () => {
+    expect((await call("GET", "/api/queues", auth)).status).toBe(200);
+    expect((await call("GET", "/api/queues", { authorization: `bearer ${TOKEN}` })).status).toBe(200);
+    const res = await call("PUT", "/api/queues/payske/clean/failed", { authorization: basic("admin", TOKEN) });
+    expect([res.status, await res.json()]).toEqual([403, { error: "action_not_allowed" }]);
   });
 });
 
