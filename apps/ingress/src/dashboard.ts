@@ -6,7 +6,7 @@ import { Queue } from "bullmq";
 import { Router, type RequestHandler } from "express";
 import { QUEUES, createRedis, redactForDisplay, type Logger } from "@payhooks/core";
 
-/** Where the admin app serves the dashboard; every request under it needs the admin bearer token. */
+/** Where the admin app serves the dashboard; every request under it needs the admin token (Bearer or Basic). */
 export const DASHBOARD_PATH = "/admin/queues";
 
 export type QueueKey = keyof typeof QUEUES;
@@ -167,7 +167,7 @@ function createActionGuard(): RequestHandler {
 /**
  * The bull-board dashboard over every queue of `QUEUES`, job data masked, only the actions of
  * {@link ALLOWED_ACTIONS} allowed (403 `{"error":"action_not_allowed"}` otherwise). It does no
- * authentication of its own: the caller mounts `router` behind the admin bearer-token check.
+ * authentication of its own: the caller mounts `router` behind the admin token check.
  */
 export function createDashboard(deps: DashboardDeps): Dashboard {
   const basePath = deps.basePath ?? DASHBOARD_PATH;
