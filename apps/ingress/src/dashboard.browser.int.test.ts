@@ -3,7 +3,8 @@
  * built ingress and worker as child processes and a private redis-server. A merchant delivery
  * fails because the merchant's endpoint answers 500; once the endpoint is fixed, an operator
  * presses Retry on that job in /admin/queues and the delivery completes (checked in Redis).
- * A Payske webhook full of personal data is shown masked. Screenshots go to artifacts/dashboard/
+ * A Payske webhook full of personal data is shown masked. The browser signs in with HTTP Basic
+ * (the admin token as the password), as an operator would. Screenshots go to artifacts/dashboard/
  * (git-ignored). `.ci/run` installs chromium, so CI never skips this; a machine without it does.
  */
 import { randomBytes } from "node:crypto";
@@ -48,6 +49,7 @@ if (!haveChromium) {
   let worker: NodeProcess;
   let browser: Browser;
   let page: Page;
+  const responses: Array<[number, string]> = [];
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -66,11 +68,14 @@ if (!haveChromium) {
     connection.on("error", () => undefined);
     merchantWebhooks = new Queue<PaymentEvent>(QUEUES.merchantWebhooks, { connection, prefix: PREFIX });
     payske = new Queue(QUEUES.payske, { connection, prefix: PREFIX });
-    // The operator's browser sends the admin token on every request, as a header extension would.
+    // The operator signs in as a browser does: the admin port's Basic challenge, answered with
+    // any username and the admin token as the password (no header extension, no Bearer).
     const context = await browser.newContext({
-      extraHTTPHeaders: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      httpCredentials: { username: "admin", password: ADMIN_TOKEN },
       viewport: { width: 1280, height: 800 },
     });
+    // Every request the page makes is recorded, to check none of them was refused.
+    context.on("response", (response) => void responses.push([response.status(), response.url()]));
     // Nothing leaves the machine: the board's page links a web font, which CI cannot (and need not) fetch.
     await context.route("**/*", (route) => (route.request().url().startsWith(ingress.adminUrl) ? route.continue() : route.abort()));
     page = await context.newPage();
@@ -103,6 +108,43 @@ if (!haveChromium) {
     }
     throw new Error("no Retry button on the job page");
   }
+
+  it(
+    "a browser without credentials is challenged for Basic; signed in, it sees the board",
+    async () => {
+      // Another context with no credentials: chromium gets the Basic challenge (headless, it has
+      // no dialog to show, so the navigation fails with an auth error) and the page stays shut.
+      const anonymous = await browser.newContext();
+      try {
+        const anonymousPage = await anonymous.newPage();
+        const challenge = anonymousPage.waitForResponse((r) => r.url() === `${ingress.adminUrl}/admin/queues`);
+        const navigation = await anonymousPage.goto(`${ingress.adminUrl}/admin/queues`).then(
+          (r) => r?.status(),
+          (err: Error) => err.message,
+        );
+        expect(String(navigation)).toMatch(/^401$|ERR_INVALID_AUTH_CREDENTIALS/);
+        const shut = await challenge;
+        expect(shut.status()).toBe(401);
+        expect(await shut.headerValue("www-authenticate")).toBe('Basic realm="payhooks-admin", charset="UTF-8"');
+        expect(await anonymousPage.getByRole("link", { name: QUEUES.payske, exact: true }).count()).toBe(0);
+      } finally {
+        await anonymous.close();
+      }
+
+      responses.length = 0;
+      const response = await page.goto(`${ingress.adminUrl}/admin/queues`);
+      expect(response?.status()).toBe(200);
+      // The board rendered from its API: every queue is listed in the sidebar.
+      for (const name of Object.values(QUEUES)) await page.getByRole("link", { name, exact: true }).first().waitFor();
+      await page.screenshot({ path: resolve(ARTIFACTS, "signed-in-overview.png"), fullPage: true });
+      const api = responses.filter(([, url]) => url.includes("/admin/queues/api/"));
+      expect(api.length).toBeGreaterThan(0);
+      // Nothing refused (a 401 would be chromium's first, unauthenticated try, which it answers).
+      expect(responses.filter(([status]) => status !== 200 && status !== 304 && status !== 401)).toEqual([]);
+      expect(api.filter(([status]) => status === 200).length).toBeGreaterThan(0);
+    },
+    BROWSER_TEST_TIMEOUT_MS,
+  );
 
   it(
     "an operator retries a failed merchant delivery once the merchant's endpoint is fixed",

@@ -272,3 +272,55 @@ describe("maskJobField", () => {
     expect(maskJobField("payment.succeeded")).toBe("payment.succeeded");
   });
 });
+
+/**
+ * Masking runs on every job the board lists, so it must be linear in the size of a string.
+ * The e-mail check used to be `/[^\s@"<>()[\]]+@[^\s@"<>()[\]]+\.[A-Za-z]{2,}/`, unanchored with
+ * two overlapping `+` runs: on any long run of characters without whitespace it tried every start
+ * and backtracked over the rest. Measured with node 20 on the development machine: 16 KiB of
+ * "x" 0.27 s, 64 KiB 4.5 s, 128 KiB ("a…a@b…b") 18.7 s — quadratic, so about 20 minutes for a
+ * 1 MiB run (the letters, digits, base64, "a…a@b…b" and dotted-label cases below; with MIB set
+ * to 64 KiB those five failed the bound at 6–7 s each). The rewrite does each case in 0–120 ms.
+ */
+describe("maskJobField on 1 MiB strings", () => {
+  const MIB = 1 << 20;
+  const BOUND_MS = 1_000;
+
+  function timed(value: string): { shown: unknown; ms: number } {
+    const start = process.hrtime.bigint();
+    const shown = maskJobField({ note: value });
+    return { shown, ms: Number(process.hrtime.bigint() - start) / 1e6 };
+  }
+
+  const adversarial: Array<[string, string, boolean]> = [
+    ["one run of letters, no '@'", "x".repeat(MIB), false],
+    ["a long local part, an '@', a long domain without a dot", `${"a".repeat(MIB / 2)}@${"b".repeat(MIB / 2 - 1)}`, false],
+    ["'a@' repeated: an '@' every other character", "a@".repeat(MIB / 2), false],
+    ["one '@' then dotted labels without a two-letter TLD", `a@${"a.".repeat(MIB / 2 - 1)}`, false],
+    ["'x.a@' repeated: every domain one letter after its dot", `a@${"x.a@".repeat(MIB / 4 - 1)}`, false],
+    ["the same run ending in an address", `${"a.".repeat(MIB / 2 - 5)}@mail.org`, true],
+    ["digits only", "4".repeat(MIB), false],
+  ];
+  it.each(adversarial)("adversarial: %s — masked correctly within the bound", (_name, value, isAddress) => {
+    expect(value.length).toBeGreaterThanOrEqual(MIB - 4);
+    const { shown, ms } = timed(value);
+    expect(shown).toEqual({ note: isAddress ? "[redacted]" : value });
+    expect(ms).toBeLessThan(BOUND_MS);
+  });
+
+  it("ordinary: a 1 MiB base64 blob and 1 MiB of prose, one with an address at its end, within the bound", () => {
+    const blob = Buffer.alloc((MIB / 4) * 3, "payhooks webhook body ").toString("base64");
+    expect(blob.length).toBe(MIB);
+    const words = "The customer paid the order in full and asked for a receipt by mail. ";
+    const prose = words.repeat(Math.ceil(MIB / words.length)).slice(0, MIB);
+    for (const [value, isAddress] of [
+      [blob, false],
+      [prose, false],
+      [`${prose} Contact: jane.doe@example.org`, true],
+    ] as const) {
+      const { shown, ms } = timed(value);
+      expect(shown).toEqual({ note: isAddress ? "[redacted]" : value });
+      expect(ms).toBeLessThan(BOUND_MS);
+    }
+  });
+});

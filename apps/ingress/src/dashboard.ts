@@ -1,11 +1,12 @@
 import { createBullBoard } from "@bull-board/api";
+import { appRoutes } from "@bull-board/api/dist/routes.js";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { ExpressAdapter } from "@bull-board/express";
 import { Queue } from "bullmq";
-import type { RequestHandler } from "express";
+import { Router, type RequestHandler } from "express";
 import { QUEUES, createRedis, redactForDisplay, type Logger } from "@payhooks/core";
 
-/** Where the admin app serves the dashboard; every request under it needs the admin bearer token. */
+/** Where the admin app serves the dashboard; every request under it needs the admin token (Bearer or Basic). */
 export const DASHBOARD_PATH = "/admin/queues";
 
 export type QueueKey = keyof typeof QUEUES;
@@ -34,8 +35,31 @@ export type Dashboard = {
   close(): Promise<void>;
 };
 
-/** An address anywhere in a string value: personal data whatever key it sits under. */
-const EMAIL_VALUE = /[^\s@"<>()[\]]+@[^\s@"<>()[\]]+\.[A-Za-z]{2,}/;
+/** What cannot be part of an address: whitespace, '@', quotes, angle brackets, parentheses, brackets. */
+const NOT_IN_ADDRESS = /[\s@"<>()[\]]/;
+/** From `lastIndex`, the run of characters an address can hold (sticky, one pass, no backtracking). */
+const ADDRESS_RUN = /[^\s@"<>()[\]]*/y;
+/** Inside a domain run: a character, a dot, two letters (fixed length, so constant work per position). */
+const DOMAIN_WITH_TLD = /[^]\.[A-Za-z]{2}/;
+
+/**
+ * An address anywhere in a string value: personal data whatever key it sits under. It finds
+ * what `/[^\s@"<>()[\]]+@[^\s@"<>()[\]]+\.[A-Za-z]{2,}/` would, in linear time: that regex
+ * (unanchored, two overlapping `+` runs) tried every start and backtracked over the whole run,
+ * so a long string without whitespace took quadratic time (dashboard.test.ts has the figures).
+ * Here each '@' is found with indexOf; it needs one address character right before it, and the
+ * run of address characters after it (which ends at the next '@', so the runs never overlap)
+ * must hold "x.tld". Every character is looked at a bounded number of times.
+ */
+function containsEmail(value: string): boolean {
+  for (let at = value.indexOf("@"); at !== -1; at = value.indexOf("@", at + 1)) {
+    if (at === 0 || NOT_IN_ADDRESS.test(value[at - 1]!)) continue;
+    ADDRESS_RUN.lastIndex = at + 1;
+    const domain = ADDRESS_RUN.exec(value)![0];
+    if (DOMAIN_WITH_TLD.test(domain)) return true;
+  }
+  return false;
+}
 /** 13–19 digits, spaces or dashes allowed between them: a card number when the Luhn check passes. */
 const PAN_LIKE = /^\d(?:[ -]?\d){12,18}$/;
 
@@ -51,7 +75,7 @@ function luhnValid(digits: string): boolean {
 
 function maskValues(value: unknown): unknown {
   if (typeof value === "string") {
-    if (EMAIL_VALUE.test(value)) return "[redacted]";
+    if (containsEmail(value)) return "[redacted]";
     if (PAN_LIKE.test(value) && luhnValid(value.replace(/[ -]/g, ""))) return "[redacted]";
     return value;
   }
@@ -78,22 +102,72 @@ export function maskJobField(value: unknown): unknown {
   return maskValues(redactForDisplay(value));
 }
 
-/**
- * API routes refused whatever the token: the board shows masked data, so "edit data" or
- * "duplicate" would write "[redacted]" back into a real job, and "add" would put an envelope
- * on a provider queue that no signature ever vouched for. Emptying or obliterating a queue
- * would drop webhooks that providers were already told are stored (README, guarantee 1).
- */
-const REFUSED_ROUTES = new Set([
-  "post /api/queues/:queueName/add",
-  "patch /api/queues/:queueName/:jobId/update-data",
-  "put /api/queues/:queueName/empty",
-  "put /api/queues/:queueName/obliterate",
-]);
+type BoardParams = Record<string, string | undefined>;
+/** A route of bull-board's API table (`@bull-board/api/dist/routes.js`), as it spells it. */
+type AllowedAction = { method: string; route: string; when?: (params: BoardParams) => boolean };
 
 /**
- * The bull-board dashboard over every queue of `QUEUES`, job data masked. It does no
- * authentication of its own: the caller mounts `router` behind the admin bearer-token check.
+ * Everything the dashboard may do to the queues beyond showing pages and static files. The
+ * board shows masked data, so "edit data" or "duplicate" would write "[redacted]" back into a
+ * real job; "add" would put an envelope on a provider queue that no signature ever vouched for;
+ * cleaning, removing, emptying or obliterating would drop webhooks that providers were already
+ * told are stored (README, guarantee 1); pausing, rate limits and schedulers are operations, not
+ * an operator's page. So the list is of what is safe — reading, retrying, promoting — and any
+ * other route bull-board has, or adds in an upgrade, is refused.
+ */
+export const ALLOWED_ACTIONS: readonly AllowedAction[] = [
+  // Reading: the board's own API behind its pages, including a job's logs.
+  { method: "get", route: "/api/redis/stats" },
+  { method: "get", route: "/api/queues" },
+  { method: "get", route: "/api/job-schedulers" },
+  { method: "get", route: "/api/queues/:queueName/metrics" },
+  { method: "get", route: "/api/queues/:queueName/default-job-options" },
+  { method: "get", route: "/api/queues/:queueName/workers" },
+  { method: "get", route: "/api/queues/:queueName/rate-limit" },
+  { method: "get", route: "/api/queues/:queueName/job-data-schema" },
+  { method: "get", route: "/api/queues/:queueName/:jobId/logs" },
+  { method: "get", route: "/api/queues/:queueName/:jobId/flow" },
+  { method: "get", route: "/api/queues/:queueName/:jobId" },
+  // Retrying: one job, or every failed job of a queue (not every completed one).
+  { method: "put", route: "/api/queues/:queueName/:jobId/retry" },
+  { method: "put", route: "/api/queues/:queueName/retry/:queueStatus", when: (params) => params["queueStatus"] === "failed" },
+  // Promoting: one delayed job, or every delayed job of a queue.
+  { method: "put", route: "/api/queues/:queueName/:jobId/promote" },
+  { method: "put", route: "/api/queues/:queueName/promote" },
+];
+
+const refuse: RequestHandler = (_req, res) => void res.status(403).json({ error: "action_not_allowed" });
+
+/**
+ * Sits in front of the board. It registers bull-board's own API table, in bull-board's order,
+ * on an Express router like the one the board registers it on, so a request reaches here the
+ * same route it would reach there (e.g. `PUT …/clean/retry` is "clean all", not "retry the job
+ * named clean"); an allowed one leaves this router (`next("router")`) for the board, any other
+ * one is answered 403. Outside the table only GET and HEAD (pages, static files) pass.
+ */
+function createActionGuard(): RequestHandler {
+  const guard = Router();
+  for (const route of appRoutes.api) {
+    const methods = ([] as string[]).concat(route.method);
+    const paths = ([] as string[]).concat(route.route);
+    for (const method of methods) {
+      for (const path of paths) {
+        const allowed = ALLOWED_ACTIONS.find((a) => a.method === method && a.route === path);
+        (guard as unknown as Record<string, (path: string, handler: RequestHandler) => void>)[method]!(path, (req, res, next) =>
+          allowed && (!allowed.when || allowed.when(req.params as BoardParams)) ? next("router") : refuse(req, res, next),
+        );
+      }
+    }
+  }
+  guard.use("/api", refuse);
+  guard.use((req, res, next) => (req.method === "GET" || req.method === "HEAD" ? next() : refuse(req, res, next)));
+  return guard;
+}
+
+/**
+ * The bull-board dashboard over every queue of `QUEUES`, job data masked, only the actions of
+ * {@link ALLOWED_ACTIONS} allowed (403 `{"error":"action_not_allowed"}` otherwise). It does no
+ * authentication of its own: the caller mounts `router` behind the admin token check.
  */
 export function createDashboard(deps: DashboardDeps): Dashboard {
   const basePath = deps.basePath ?? DASHBOARD_PATH;
@@ -127,16 +201,12 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     serverAdapter: serverAdapter as unknown as BoardServerAdapter,
     options: {
       uiConfig: { boardTitle: "payhooks" },
-      handlerHooks: {
-        before: ({ method, route }) =>
-          REFUSED_ROUTES.has(`${method} ${route}`) ? { allow: false, status: 403, message: "not allowed on payhooks queues" } : undefined,
-      },
     },
   });
 
   return {
     basePath,
-    router: serverAdapter.getRouter() as RequestHandler,
+    router: Router().use(createActionGuard(), serverAdapter.getRouter() as RequestHandler),
     close: async () => {
       await Promise.all(own.map((q) => q.close()));
       await connection?.quit().catch(() => undefined);
