@@ -160,7 +160,7 @@ function splitPaymentKey(member: string): [ProviderId, string] {
  * "provider/id", P:order:{id}:waiting set of payments that name the order but arrived before it,
  * P:ref:{provider}:{paymentId} → orderId (a reference the order registered),
  * P:payment:{provider}:{id} hash, P:payment:{provider}:{id}:outbox set of event ids not yet
- * enqueued, P:event:{id} JSON, P:outbox zset (event id by the time it is due for the sweep),
+ * enqueued, P:event:{id} JSON (deleted with its outbox entries by markEmitted), P:outbox zset (event id by the time it is due for the sweep),
  * P:index:{provider}:{name} zset (payment id by a provider-chosen score).
  */
 export function createLedger(deps: { redis: RedisConnection; prefix: string; now?: () => number }) {
@@ -582,11 +582,17 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     return readEvents(await redis.zrangebyscore(k.outbox, "-inf", "+inf", "LIMIT", 0, limit));
   }
 
+  /**
+   * The event is in the queues: it leaves the outbox, and its body goes with it (nothing reads an
+   * event body except through the outbox: readEvents is given outbox members only). Once this
+   * has run, a retry of the job that wrote the event finds nothing pending and sends nothing.
+   */
   async function markEmitted(event: Pick<PaymentEvent, "id" | "provider" | "providerPaymentId">): Promise<void> {
     await redis
       .multi()
       .zrem(k.outbox, event.id)
       .srem(k.paymentOutbox(event.provider, event.providerPaymentId), event.id)
+      .del(k.event(event.id))
       .exec();
   }
 
