@@ -32,14 +32,15 @@ function main(): void {
   /** job durations, failures and merchant deliveries, summed in Redis for the ingress's /metrics */
   const metrics = createWorkerMetrics({ redis: connection, prefix, logger });
 
-  const paymentEvents = new Queue(QUEUES.paymentEvents, { connection, prefix });
+  // Produced only on request: payhooks never consumes it, so without a consumer it would only grow.
+  const paymentEvents = config.PAYMENT_EVENTS_QUEUE ? new Queue(QUEUES.paymentEvents, { connection, prefix }) : null;
   // Merchant delivery is on when both are set (the config schema requires the secret with the URL).
   const merchant =
     config.MERCHANT_WEBHOOK_URL && config.MERCHANT_WEBHOOK_SECRET
       ? { url: config.MERCHANT_WEBHOOK_URL, secret: config.MERCHANT_WEBHOOK_SECRET }
       : null;
   const merchantWebhooks = merchant ? new Queue(QUEUES.merchantWebhooks, { connection, prefix }) : null;
-  const queues = [paymentEvents, ...(merchantWebhooks ? [merchantWebhooks] : [])];
+  const queues = [...(paymentEvents ? [paymentEvents] : []), ...(merchantWebhooks ? [merchantWebhooks] : [])];
   const jobIndex = createJobIndex({ redis: connection, prefix });
   const emitter = createEmitter({ ledger, paymentEvents, merchantWebhooks, logger, jobIndex });
 
