@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Queue } from "bullmq";
-import { PaymentEventSchema, QUEUES, createLedger, type PaymentEvent } from "@payhooks/core";
+import { LEDGER_COMPACTION_SCHEDULER, MAINTENANCE_QUEUE, PaymentEventSchema, QUEUES, createLedger, type PaymentEvent } from "@payhooks/core";
 import { signForTest } from "@payhooks/payram";
 import {
   WORKER_MAIN,
@@ -93,3 +93,16 @@ it("with PAYMENT_EVENTS_QUEUE unset, the merchant receives every event and no pa
   await waitFor(async () => ((await ledger.outboxEvents()).length === 0 ? true : undefined), "outbox cleared");
   for (const e of delivered) expect(await ledger.pendingEvents(e.provider, e.providerPaymentId)).toEqual([]);
 }, 30_000);
+
+it("the worker schedules the ledger's retention compaction once a day", async () => {
+  const maintenance = new Queue(MAINTENANCE_QUEUE, { connection: redis.client("events-off-maintenance"), prefix: redis.prefix(QUEUE_PREFIX) });
+  try {
+    const schedulers = await waitFor(async () => {
+      const list = await maintenance.getJobSchedulers();
+      return list.length > 0 ? list : undefined;
+    }, "the compaction scheduler");
+    expect(schedulers).toEqual([expect.objectContaining({ key: LEDGER_COMPACTION_SCHEDULER, every: 86_400_000 })]);
+  } finally {
+    await maintenance.close();
+  }
+});

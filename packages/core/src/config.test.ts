@@ -31,6 +31,7 @@ describe("loadConfig", () => {
       LOG_LEVEL: "info",
       MERCHANT_WEBHOOK_TIMEOUT_MS: 10_000,
       PAYMENT_EVENTS_QUEUE: false,
+      LEDGER_RETENTION_DAYS: 400,
       TRUST_PROXY: false,
       PAYME_ALLOW_TEST_KEY: false,
       PAYME_LOGIN: "Paycom",
@@ -172,6 +173,7 @@ describe("loadConfig", () => {
     ["WORKER_LOCK_MS", "999"],
     ["MERCHANT_WEBHOOK_TIMEOUT_MS", "50"],
     ["PAYMENT_EVENTS_QUEUE", "yes"],
+    ["LEDGER_RETENTION_DAYS", "7"],
   ])("rejects a bad %s", (name, value) => {
     expect(configError({ [name]: value }).message).toMatch(new RegExp(`^${name}: `));
   });

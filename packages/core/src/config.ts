@@ -197,6 +197,13 @@ export const ConfigSchema = z
      * BullMQ consumers. Off by default: nothing in payhooks consumes that queue, so with no
      * consumer its wait list would only grow. @defaultValue false
      */
+    /**
+     * How long settled payments and orders are kept whole before the daily compaction reduces
+     * them to tombstones (see ledger.compact). Longer than any provider looks back: Payme's
+     * GetStatement reconciliation, Stripe-style refunds and disputes (up to about 180 days).
+     * @defaultValue 400
+     */
+    LEDGER_RETENTION_DAYS: Int(30, 3_650).default(400),
     PAYMENT_EVENTS_QUEUE: z.enum(["true", "false"]).default("false").transform((s) => s === "true"),
   })
   .superRefine((c, ctx) => {
