@@ -8,6 +8,11 @@
 //   payment is attached and counted), with one worker and merchant delivery on, from the first
 //   request until the merchant has received all N events; includes the acknowledgements.
 //   "processing" is that figure less the Payram acknowledgement.
+// - storage per paid order: after the delivered-event phase (outbox empty), DBSIZE and INFO
+//   memory used_memory less their values before the orders were created, / N; the ledger's own
+//   keys counted apart. It includes the BullMQ jobs kept for deduplication (7 days).
+//   BENCH_PAYMENT_EVENTS_QUEUE=true also produces the payment-events queue (off by default, as
+//   in production).
 //
 // `node bench/redis-commands.js` runs it alone and prints JSON (`BENCH_COMMANDS_N` deliveries,
 // default 2,000); `npm run bench` runs it as its last phase.
@@ -26,6 +31,19 @@ async function commandstats(conn) {
   const by = {};
   for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) by[m[1]] = Number(m[2]);
   return { total: Object.values(by).reduce((a, b) => a + b, 0), by };
+}
+
+/** DBSIZE, the ledger's keys and INFO memory used_memory. */
+async function storage(conn) {
+  const info = await conn.info("memory");
+  let ledgerKeys = 0;
+  let cursor = "0";
+  do {
+    const [next, batch] = await conn.scan(cursor, "MATCH", "*:ledger:*", "COUNT", 1000);
+    cursor = next;
+    ledgerKeys += batch.length;
+  } while (cursor !== "0");
+  return { keys: await conn.dbsize(), ledgerKeys, usedMemory: Number(/used_memory:(\d+)/.exec(info)[1]) };
 }
 
 function delta(before, after, n) {
@@ -68,11 +86,12 @@ async function measure({ n = N } = {}) {
     LOG_LEVEL: "info",
     MERCHANT_WEBHOOK_URL: merchant.url,
     MERCHANT_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString("base64")}`,
+    PAYMENT_EVENTS_QUEUE: process.env.BENCH_PAYMENT_EVENTS_QUEUE === "true" ? "true" : "false",
   };
   const conn = createRedis(redis.url, "worker");
   const ingress = await startIngress(env);
   const route = routes(ingress, "http://127.0.0.1:9/");
-  const result = { deliveries: n, perAck: {}, perEvent: null, processingPerEvent: null };
+  const result = { deliveries: n, perAck: {}, perEvent: null, processingPerEvent: null, storagePerPaidOrder: null };
   try {
     // Acknowledgements alone: no worker consumes.
     for (const name of ["payram", "payske", "robokassa"]) {
@@ -81,6 +100,7 @@ async function measure({ n = N } = {}) {
       result.perAck[name] = delta(before, await commandstats(conn), n);
     }
     await conn.flushall();
+    const storageBefore = await storage(conn);
 
     // Delivered events: orders first (not counted), then the payments, one worker, merchant on.
     const run = `cmd${Date.now().toString(36)}`;
@@ -108,6 +128,15 @@ async function measure({ n = N } = {}) {
       await waitFor(() => merchant.received.length - received >= n || undefined, "every event delivered to the merchant", 300_000);
       result.perEvent = delta(before, await commandstats(conn), n);
       result.processingPerEvent = +(result.perEvent.perItem - result.perAck.payram.perItem).toFixed(2);
+      // Storage once every event has left the outbox (the worker clears it right after the enqueue).
+      await waitFor(async () => ((await conn.zcard(`${BENCH_ENV.QUEUE_PREFIX ?? "payhooks"}:ledger:outbox`)) === 0 ? true : undefined), "outbox empty");
+      const after = await storage(conn);
+      result.storagePerPaidOrder = {
+        paymentEventsQueue: env.PAYMENT_EVENTS_QUEUE === "true",
+        keys: +((after.keys - storageBefore.keys) / n).toFixed(2),
+        ledgerKeys: +((after.ledgerKeys - storageBefore.ledgerKeys) / n).toFixed(2),
+        bytes: Math.round((after.usedMemory - storageBefore.usedMemory) / n),
+      };
     } finally {
       await worker.stop();
     }

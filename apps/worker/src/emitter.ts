@@ -8,25 +8,31 @@ export type Emitter = ReturnType<typeof createEmitter>;
  * same atomic step as the change it describes; this enqueues it with jobId = event id (so a
  * second enqueue of the same event is a no-op) and only then clears it from the outbox. A worker
  * that dies in between leaves the event in the outbox: the job's retry or the sweeper sends it.
+ * Each queue is optional (`payment-events` with PAYMENT_EVENTS_QUEUE=true, `merchant-webhooks`
+ * with MERCHANT_WEBHOOK_URL); with neither, an event is just cleared from the outbox.
  */
 export function createEmitter(deps: {
   ledger: Ledger;
-  paymentEvents: Queue;
+  /** null unless PAYMENT_EVENTS_QUEUE=true */
+  paymentEvents: Queue | null;
   merchantWebhooks: Queue | null;
   logger: Logger;
   /** when given, every event job is findable by its order (`payhooks jobs … --order`) */
   jobIndex?: JobIndex;
 }) {
   async function emit(event: PaymentEvent): Promise<void> {
-    await deps.paymentEvents.add(event.type, event, { ...JOB_OPTIONS.paymentEvent, jobId: event.id });
+    if (deps.paymentEvents) {
+      await deps.paymentEvents.add(event.type, event, { ...JOB_OPTIONS.paymentEvent, jobId: event.id });
+    }
     if (deps.merchantWebhooks) {
       await deps.merchantWebhooks.add("merchant.deliver", event, { ...JOB_OPTIONS.merchantWebhook, jobId: event.id });
     }
     if (deps.jobIndex && event.orderId) {
       const at = Date.parse(event.occurredAt) || Date.now();
-      await deps.jobIndex.add(event.orderId, QUEUES.paymentEvents, event.id, at);
+      if (deps.paymentEvents) await deps.jobIndex.add(event.orderId, QUEUES.paymentEvents, event.id, at);
       if (deps.merchantWebhooks) await deps.jobIndex.add(event.orderId, QUEUES.merchantWebhooks, event.id, at);
     }
+    // Only after every configured queue has it (and also when none is: the event goes nowhere).
     await deps.ledger.markEmitted(event);
   }
 

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { Queue, Worker, type Job } from "bullmq";
-import { QUEUES, createJobIndex, createLedger, createLogger, createRedis, keyPrefix, loadConfigOrExit, type ProviderId } from "@payhooks/core";
+import { LEDGER_COMPACTION_SCHEDULER, MAINTENANCE_QUEUE, QUEUES, createJobIndex, createLedger, createLogger, createRedis, keyPrefix, loadConfigOrExit, type ProviderId } from "@payhooks/core";
 import { createMerchantDeliveryProcessor } from "./delivery";
 import { createEmitter } from "./emitter";
 import { createWorkerMetrics } from "./metrics";
@@ -18,6 +18,7 @@ import { createRobokassaHandler } from "./processors/robokassa";
 const OUTBOX_SWEEP_EVERY_MS = 1_000;
 /** SIGTERM gives active jobs this long (a merchant delivery may take MERCHANT_WEBHOOK_TIMEOUT_MS). */
 const SHUTDOWN_TIMEOUT_MS = 30_000;
+const DAY_MS = 86_400_000;
 
 function main(): void {
   const config = loadConfigOrExit("worker");
@@ -32,14 +33,15 @@ function main(): void {
   /** job durations, failures and merchant deliveries, summed in Redis for the ingress's /metrics */
   const metrics = createWorkerMetrics({ redis: connection, prefix, logger });
 
-  const paymentEvents = new Queue(QUEUES.paymentEvents, { connection, prefix });
+  // Produced only on request: payhooks never consumes it, so without a consumer it would only grow.
+  const paymentEvents = config.PAYMENT_EVENTS_QUEUE ? new Queue(QUEUES.paymentEvents, { connection, prefix }) : null;
   // Merchant delivery is on when both are set (the config schema requires the secret with the URL).
   const merchant =
     config.MERCHANT_WEBHOOK_URL && config.MERCHANT_WEBHOOK_SECRET
       ? { url: config.MERCHANT_WEBHOOK_URL, secret: config.MERCHANT_WEBHOOK_SECRET }
       : null;
   const merchantWebhooks = merchant ? new Queue(QUEUES.merchantWebhooks, { connection, prefix }) : null;
-  const queues = [paymentEvents, ...(merchantWebhooks ? [merchantWebhooks] : [])];
+  const queues = [...(paymentEvents ? [paymentEvents] : []), ...(merchantWebhooks ? [merchantWebhooks] : [])];
   const jobIndex = createJobIndex({ redis: connection, prefix });
   const emitter = createEmitter({ ledger, paymentEvents, merchantWebhooks, logger, jobIndex });
 
@@ -82,6 +84,28 @@ function main(): void {
   } else {
     logger.info("merchant webhook delivery disabled: set MERCHANT_WEBHOOK_URL and MERCHANT_WEBHOOK_SECRET to enable it");
   }
+  // Retention: once a day one worker compacts what settled more than LEDGER_RETENTION_DAYS ago.
+  // upsertJobScheduler is idempotent, so every worker declares the same scheduler.
+  const maintenance = new Queue(MAINTENANCE_QUEUE, { connection, prefix });
+  queues.push(maintenance);
+  maintenance
+    .upsertJobScheduler(
+      LEDGER_COMPACTION_SCHEDULER,
+      { every: DAY_MS },
+      { name: "compact", opts: { removeOnComplete: { count: 30 }, removeOnFail: { count: 30 } } },
+    )
+    .catch((err: Error) => logger.warn({ err: { message: err.message } }, "ledger compaction not scheduled"));
+  const maintenanceWorker = new Worker(
+    MAINTENANCE_QUEUE,
+    async () => {
+      const result = await ledger.compact(config.LEDGER_RETENTION_DAYS * DAY_MS);
+      logger.info({ ...result, retentionDays: config.LEDGER_RETENTION_DAYS }, "ledger compacted");
+      return result;
+    },
+    { name: workerName, connection, prefix, concurrency: 1, ...locking },
+  );
+  maintenanceWorker.on("error", (err) => logger.warn({ err: { message: err.message }, queue: MAINTENANCE_QUEUE }, "worker error"));
+  maintenanceWorker.on("failed", (job, err) => logger.warn({ queue: MAINTENANCE_QUEUE, jobId: job?.id, err: { message: err.message } }, "ledger compaction failed"));
   for (const worker of workers) {
     worker.on("error", (err) => logger.warn({ err: { message: err.message }, queue: worker.name }, "worker error"));
     // A provider job is findable by the order it turned out to concern (event jobs are indexed when added).
@@ -126,7 +150,7 @@ function main(): void {
       process.exit(1);
     }, SHUTDOWN_TIMEOUT_MS).unref();
     // Worker.close() waits for the jobs in progress, then stops taking new ones.
-    void Promise.all(workers.map((w) => w.close()))
+    void Promise.all([...workers, maintenanceWorker].map((w) => w.close()))
       .then(() => metrics.flush()) // the job figures summed since the last write
       .then(() => Promise.all(queues.map((q) => q.close())))
       .then(() => connection.quit().catch(() => undefined))

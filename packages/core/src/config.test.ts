@@ -30,6 +30,8 @@ describe("loadConfig", () => {
       WORKER_LOCK_MS: 30_000,
       LOG_LEVEL: "info",
       MERCHANT_WEBHOOK_TIMEOUT_MS: 10_000,
+      PAYMENT_EVENTS_QUEUE: false,
+      LEDGER_RETENTION_DAYS: 400,
       TRUST_PROXY: false,
       PAYME_ALLOW_TEST_KEY: false,
       PAYME_LOGIN: "Paycom",
@@ -64,6 +66,12 @@ describe("loadConfig", () => {
       LOG_LEVEL: "debug",
       ADMIN_TOKEN: "a".repeat(16),
     });
+  });
+
+  it("produces the payment-events queue only when PAYMENT_EVENTS_QUEUE=true", () => {
+    expect(loadConfig({ PAYMENT_EVENTS_QUEUE: "true" }).PAYMENT_EVENTS_QUEUE).toBe(true);
+    expect(loadConfig({ PAYMENT_EVENTS_QUEUE: "false" }).PAYMENT_EVENTS_QUEUE).toBe(false);
+    expect(loadConfig({ PAYMENT_EVENTS_QUEUE: "" }).PAYMENT_EVENTS_QUEUE).toBe(false);
   });
 
   it("ignores variables it does not know", () => {
@@ -164,6 +172,8 @@ describe("loadConfig", () => {
     ["WORKER_CONCURRENCY", "0"],
     ["WORKER_LOCK_MS", "999"],
     ["MERCHANT_WEBHOOK_TIMEOUT_MS", "50"],
+    ["PAYMENT_EVENTS_QUEUE", "yes"],
+    ["LEDGER_RETENTION_DAYS", "7"],
   ])("rejects a bad %s", (name, value) => {
     expect(configError({ [name]: value }).message).toMatch(new RegExp(`^${name}: `));
   });

@@ -192,6 +192,19 @@ export const ConfigSchema = z
     MERCHANT_WEBHOOK_SECRET: WhsecSecret.optional(),
     /** Per-attempt timeout of a merchant delivery. @defaultValue 10000 */
     MERCHANT_WEBHOOK_TIMEOUT_MS: Int(100, 60_000).default(10_000),
+    /**
+     * true: every PaymentEvent is also added to the `payment-events` queue, for the merchant's own
+     * BullMQ consumers. Off by default: nothing in payhooks consumes that queue, so with no
+     * consumer its wait list would only grow. @defaultValue false
+     */
+    /**
+     * How long settled payments and orders are kept whole before the daily compaction reduces
+     * them to tombstones (see ledger.compact). Longer than any provider looks back: Payme's
+     * GetStatement reconciliation, Stripe-style refunds and disputes (up to about 180 days).
+     * @defaultValue 400
+     */
+    LEDGER_RETENTION_DAYS: Int(30, 3_650).default(400),
+    PAYMENT_EVENTS_QUEUE: z.enum(["true", "false"]).default("false").transform((s) => s === "true"),
   })
   .superRefine((c, ctx) => {
     if (c.CLOCK_OFFSET_MS !== 0 && c.NODE_ENV !== "test") {

@@ -15,6 +15,14 @@ export const QUEUES = {
   merchantWebhooks: "merchant-webhooks",
 } as const satisfies Record<ProviderId | "paymentEvents" | "merchantWebhooks", string>;
 
+/**
+ * The worker's own housekeeping (the ledger's retention compaction, once a day through a BullMQ
+ * job scheduler), worked by every worker process. Not in QUEUES: it carries no payment and no
+ * event, so the dashboard, `payhooks status` and the metrics leave it out.
+ */
+export const MAINTENANCE_QUEUE = "ledger-maintenance";
+export const LEDGER_COMPACTION_SCHEDULER = "ledger-compaction";
+
 const DAY_S = 86_400;
 
 /**

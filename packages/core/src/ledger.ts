@@ -117,9 +117,9 @@ export type Ledger = ReturnType<typeof createLedger>;
 
 type Op =
   | ["hset", number, Record<string, string>]
-  | ["sadd" | "srem" | "set" | "delifeq", number, string]
+  | ["sadd" | "srem" | "set" | "delifeq" | "hdel" | "zrem", number, string]
   | ["zadd", number, string, string]
-  | ["touch", number];
+  | ["touch" | "del", number];
 
 /** Builds the KEYS list and index references for one ledger-cas call. */
 class Batch {
@@ -160,8 +160,10 @@ function splitPaymentKey(member: string): [ProviderId, string] {
  * "provider/id", P:order:{id}:waiting set of payments that name the order but arrived before it,
  * P:ref:{provider}:{paymentId} → orderId (a reference the order registered),
  * P:payment:{provider}:{id} hash, P:payment:{provider}:{id}:outbox set of event ids not yet
- * enqueued, P:event:{id} JSON, P:outbox zset (event id by the time it is due for the sweep),
- * P:index:{provider}:{name} zset (payment id by a provider-chosen score).
+ * enqueued, P:event:{id} JSON (deleted with its outbox entries by markEmitted), P:outbox zset (event id by the time it is due for the sweep),
+ * P:index:{provider}:{name} zset (payment id by a provider-chosen score), P:indexes set of the
+ * "{provider}:{name}" of every index, P:activity zset ("p:{provider}/{id}" and "o:{orderId}" by
+ * the ledger time in ms of their last change: what compact() looks at).
  */
 export function createLedger(deps: { redis: RedisConnection; prefix: string; now?: () => number }) {
   const { redis } = deps;
@@ -177,6 +179,9 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     event: (id: string) => `${P}:event:${id}`,
     index: (provider: string, name: string) => `${P}:index:${provider}:${name}`,
     outbox: `${P}:outbox`,
+    indexes: `${P}:indexes`,
+    activity: `${P}:activity`,
+    jobIndex: (orderId: string) => `${deps.prefix}:jobindex:order:${orderId}`,
   };
 
   if (!("payhooksLedgerCas" in redis)) redis.defineCommand("payhooksLedgerCas", { lua: LEDGER_CAS_LUA });
@@ -387,8 +392,12 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
           createdAt: current?.createdAt ?? at,
         },
       ]);
+      const activityKey = batch.key(k.activity);
+      const changedAt = String(now());
+      batch.ops.push(["zadd", activityKey, changedAt, `o:${orderId}`]);
       const events: PaymentEvent[] = [];
       for (const p of attaching) {
+        batch.ops.push(["zadd", activityKey, changedAt, `p:${paymentKeyOf(p.provider, p.providerPaymentId)}`]);
         const paymentKey = batch.key(k.payment(p.provider, p.providerPaymentId));
         batch.ops.push(["hset", paymentKey, { ...serializePayment({ ...p, orderId, attached: true }) }]);
         batch.ops.push(["sadd", batch.key(k.orderPayments(orderId)), paymentKeyOf(p.provider, p.providerPaymentId)]);
@@ -500,6 +509,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
           batch.versions.push([batch.key(k.order(orderId)), orderVersion]);
           batch.ops.push(["sadd", batch.key(k.waiting(orderId)), member]);
           batch.ops.push(["touch", batch.key(k.order(orderId))]);
+          batch.ops.push(["zadd", batch.key(k.activity), String(now()), `o:${orderId}`]);
           if ((await cas(batch)) === 1) return { kind: "ignored", reason: decision.reason, orderId };
           continue;
         }
@@ -520,6 +530,8 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
       batch.versions.push([paymentKey, payment?.v ?? "0"]);
       batch.strings.push([batch.key(k.ref(provider, providerPaymentId)), refOrderId ?? ""]);
       const attach = order !== null && (!payment || !payment.attached || payment.orderId === order.orderId);
+      batch.ops.push(["zadd", batch.key(k.activity), String(at), `p:${member}`]);
+      if (orderId) batch.ops.push(["zadd", batch.key(k.activity), String(at), `o:${orderId}`]);
       batch.ops.push([
         "hset",
         paymentKey,
@@ -560,6 +572,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
       }
       if (decision.kind === "applied" && decision.index) {
         batch.ops.push(["zadd", batch.key(k.index(provider, decision.index.name)), String(decision.index.score), providerPaymentId]);
+        batch.ops.push(["sadd", batch.key(k.indexes), `${provider}:${decision.index.name}`]);
       }
       const events = providerEvents.map((e, index) => buildEvent({ provider, providerPaymentId, facts }, nextVersion, index, e, orderContext));
       pushEvents(batch, provider, providerPaymentId, events, at + OUTBOX_GRACE_MS);
@@ -624,11 +637,17 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     return readEvents(await redis.zrangebyscore(k.outbox, "-inf", "+inf", "LIMIT", 0, limit));
   }
 
+  /**
+   * The event is in the queues: it leaves the outbox, and its body goes with it (nothing reads an
+   * event body except through the outbox: readEvents is given outbox members only). Once this
+   * has run, a retry of the job that wrote the event finds nothing pending and sends nothing.
+   */
   async function markEmitted(event: Pick<PaymentEvent, "id" | "provider" | "providerPaymentId">): Promise<void> {
     await redis
       .multi()
       .zrem(k.outbox, event.id)
       .srem(k.paymentOutbox(event.provider, event.providerPaymentId), event.id)
+      .del(k.event(event.id))
       .exec();
   }
 
@@ -646,7 +665,86 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     });
   }
 
+  /**
+   * Retention: compacts what is settled, keeping what idempotency needs. A payment is settled
+   * when it has no event in the outbox and its last change is older than `retentionMs`; an order
+   * when its last change (which every change of an attached payment is) is older than that and
+   * none of its payments has an event in the outbox. Members are taken from P:activity, oldest
+   * first; one that changes meanwhile is left alone (the version check of ledger-cas).
+   *
+   * Kept for ever (the tombstone, a few hundred bytes): the payment hash (provider, id, order and
+   * attached, facts, the provider state its state machine refuses replays with, v), the order hash
+   * without its `items` (terms, references, facts, status, v) and the reference claims, so a
+   * replayed notification or a repeated PUT is answered as before. Dropped: the order's items, its
+   * payments set (the order's `facts` field names them), its waiting set, its job index entry, the
+   * payment's empty outbox set, their P:activity entries, a never-created order's version key with
+   * its waiting set (a PUT that arrives after the retention does not pick up payments that named it
+   * then; a reference it registers still does), and every index entry whose score (a time in ms:
+   * Payme's statement index uses the transaction's create time) is older than `retentionMs` —
+   * Payme's GetStatement is never asked about periods that old.
+   */
+  async function compact(retentionMs: number, batchSize = 500): Promise<{ payments: number; orders: number; left: number; indexEntries: number }> {
+    const cutoff = now() - retentionMs;
+    const counts = { payments: 0, orders: 0, left: 0, indexEntries: 0 };
+    for (;;) {
+      // Members not compacted stay in P:activity; skip past them.
+      const members = await redis.zrangebyscore(k.activity, "-inf", cutoff, "LIMIT", counts.left, batchSize);
+      if (members.length === 0) break;
+      for (const m of members) {
+        const isPayment = m.startsWith("p:");
+        const done = isPayment ? await compactPayment(m.slice(2)) : await compactOrder(m.slice(2));
+        if (!done) counts.left++;
+        else if (isPayment) counts.payments++;
+        else counts.orders++;
+      }
+    }
+    for (const name of await redis.smembers(k.indexes)) {
+      const colon = name.indexOf(":");
+      counts.indexEntries += await redis.zremrangebyscore(k.index(name.slice(0, colon), name.slice(colon + 1)), "-inf", cutoff);
+    }
+    return counts;
+  }
+
+  async function compactPayment(member: string): Promise<boolean> {
+    const [provider, id] = splitPaymentKey(member);
+    const [v, pending] = await Promise.all([redis.hget(k.payment(provider, id), "v"), redis.scard(k.paymentOutbox(provider, id))]);
+    if (pending > 0) return false;
+    const batch = new Batch();
+    batch.versions.push([batch.key(k.payment(provider, id)), v ?? "0"]);
+    batch.ops.push(["del", batch.key(k.paymentOutbox(provider, id))]);
+    batch.ops.push(["zrem", batch.key(k.activity), `p:${member}`]);
+    return (await cas(batch)) === 1;
+  }
+
+  async function compactOrder(orderId: string): Promise<boolean> {
+    const h = await redis.hgetall(k.order(orderId));
+    const batch = new Batch();
+    const orderKey = batch.key(k.order(orderId));
+    batch.versions.push([orderKey, h["v"] ?? "0"]);
+    if (h["orderId"]) {
+      const members = h["facts"] !== undefined ? Object.keys(JSON.parse(h["facts"]) as object) : await redis.smembers(k.orderPayments(orderId));
+      const pending = await Promise.all(
+        members.map((m) => {
+          const [provider, id] = splitPaymentKey(m);
+          return redis.scard(k.paymentOutbox(provider, id));
+        }),
+      );
+      if (pending.some((n) => n > 0)) return false;
+      batch.ops.push(["hdel", orderKey, "items"]);
+      // A legacy order (no facts) still reads its payments from the set.
+      if (h["facts"] !== undefined) batch.ops.push(["del", batch.key(k.orderPayments(orderId))]);
+    } else {
+      // Only the version payments bumped while waiting for an order that never came.
+      batch.ops.push(["del", orderKey]);
+    }
+    batch.ops.push(["del", batch.key(k.waiting(orderId))]);
+    batch.ops.push(["del", batch.key(k.jobIndex(orderId))]);
+    batch.ops.push(["zrem", batch.key(k.activity), `o:${orderId}`]);
+    return (await cas(batch)) === 1;
+  }
+
   return {
+    compact,
     putOrder,
     getOrder,
     getOrderRecord: readOrder,

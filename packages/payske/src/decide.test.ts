@@ -10,7 +10,7 @@ import {
   type PaymentRecord,
   type ProviderEvent,
 } from "@payhooks/core";
-import { INITIAL_PAYSKE_STATE, decidePayske, type PayskeState } from "./decide";
+import { INITIAL_PAYSKE_STATE, SEEN_LIMIT, decidePayske, type PayskeState } from "./decide";
 import { parsePayskeEvent, toPayskeNotification, type PayskeNotification } from "./schemas";
 
 /*
@@ -710,5 +710,33 @@ describe("decidePayske: emitted events", () => {
     expect(world.state()).toMatchObject({ createdMs: (T0 + 300) * 1000, disputes: ["dp_1PQiAb2eZvKYlo2CzW3lqK0f"] });
     expect(world.payment().facts).toMatchObject({ requested: 1000, settled: 1000 });
     expect(world.order()).toMatchObject({ status: "paid", paidAmount: 1000 });
+  });
+});
+
+describe("decidePayske: a bounded list of event ids", () => {
+  it("150 distinct events keep the last 100 ids; redelivering the early ones changes nothing", () => {
+    expect(SEEN_LIMIT).toBe(100);
+    const world = new World(order());
+    // A failure, the success, then 148 partial refunds of one cent each: 150 events, all applied.
+    const events = [failedEvt("evt_000", T0), succeededEvt("evt_001", T0 + 60)];
+    for (let i = 2; i < 150; i++) events.push(refundEvt(`evt_${String(i).padStart(3, "0")}`, i - 1, T0 + 60 + i));
+    for (const e of events) applied(world.deliver(e));
+    expect(world.emitted).toHaveLength(150);
+    const ids = events.map((e) => e.id);
+    expect(world.state().seen).toEqual(ids.slice(-100));
+    expect(world.payment().facts).toEqual(facts({ status: "refunded", refunded: 148 }));
+
+    // Redelivered under new job ids, long after BullMQ forgot them: the early events are not in
+    // `seen` any more, and the monotone rules refuse each of them.
+    const before = { payment: world.payment(), order: world.order() };
+    expect(ignored(world.deliver(events[0]!))).toMatch(/failure after the payment refunded/);
+    expect(ignored(world.deliver(events[1]!))).toMatch(/already refunded/);
+    for (const early of events.slice(2, 50)) expect(ignored(world.deliver(early))).toBe("refund already counted");
+    // ... and one still in the window is refused by it.
+    expect(ignored(world.deliver(events[149]!))).toBe("event already applied");
+    expect(world.emitted).toHaveLength(150);
+    expect(world.payment()).toEqual(before.payment);
+    expect(world.order()).toEqual(before.order);
+    expect(world.state().seen).toHaveLength(100);
   });
 });

@@ -11,9 +11,26 @@ export type PayskeState = {
   /** `created` (ms) of the last event applied */
   createdMs: number;
   disputes: string[];
-  /** every event id applied: a redelivery under a new job id is refused here, forever */
+  /** the ids of the last SEEN_LIMIT events applied, oldest first (see SEEN_LIMIT) */
   seen: string[];
 };
+
+/**
+ * How many event ids a payment remembers. The list is a shortcut, not what makes a redelivery
+ * harmless, so it need not be whole (a payment refunded a cent at a time would otherwise grow its
+ * record without end). What refuses an old event is that the facts only move forward:
+ * - a success or failure after the payment ranked higher (RANK) is ignored, and an older failure
+ *   after a newer one (by `created`) too;
+ * - a refund counts only when Stripe's running `amount_refunded` grew past what was recorded, so an
+ *   old refund event (a smaller or equal running total) changes nothing;
+ * - a dispute is recorded once per dispute id (`disputes` is kept whole: a charge has at most a
+ *   dispute or two).
+ * The one event these rules let through twice is a failure whose `created` second is that of the
+ * latest event applied, redelivered after 100 more events of the same payment, and after BullMQ
+ * forgot its job: BullMQ refuses a redelivery under the same job id (`payske-{event id}`) for as
+ * long as it keeps completed jobs (7 days, JOB_OPTIONS.provider).
+ */
+export const SEEN_LIMIT = 100;
 
 export const INITIAL_PAYSKE_STATE: PayskeState = { status: "none", createdMs: 0, disputes: [], seen: [] };
 
@@ -38,7 +55,7 @@ export function decidePayske(n: PayskeNotification, current: Current): PaymentDe
   }
   const prev = current.payment?.facts ?? { ...NO_FACTS, status: "unknown" as const, livemode: n.livemode };
   const occurredAt = new Date(n.createdMs).toISOString();
-  const base = { ...state, seen: [...state.seen, n.eventId], createdMs: Math.max(state.createdMs, n.createdMs) };
+  const base = { ...state, seen: [...state.seen, n.eventId].slice(-SEEN_LIMIT), createdMs: Math.max(state.createdMs, n.createdMs) };
 
   const apply = (
     next: PayskeState,

@@ -1,4 +1,4 @@
-export { INITIAL_PAYSKE_STATE, decidePayske } from "./decide";
+export { INITIAL_PAYSKE_STATE, SEEN_LIMIT, decidePayske } from "./decide";
 export type { PayskeState, PayskeStatus } from "./decide";
 export {
   PayskeEventSchema,

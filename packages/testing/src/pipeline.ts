@@ -17,9 +17,12 @@ export async function startIngress(env: Record<string, string>): Promise<{ proc:
   return { proc, url: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}` };
 }
 
-/** Starts the built worker as a child process and waits until its queues are open. */
+/**
+ * Starts the built worker as a child process and waits until its queues are open. The tests read
+ * the `payment-events` queue, so it is on (PAYMENT_EVENTS_QUEUE=true) unless `env` says otherwise.
+ */
 export async function startWorker(env: Record<string, string>): Promise<NodeProcess> {
-  const proc = spawnNode(WORKER_MAIN, { LOG_LEVEL: "info", ...env });
+  const proc = spawnNode(WORKER_MAIN, { LOG_LEVEL: "info", PAYMENT_EVENTS_QUEUE: "true", ...env });
   await proc.waitForLine(/"msg":"worker ready"/);
   return proc;
 }

@@ -14,7 +14,8 @@
  *               "ops":      [["hset", i, {field: value, …}]   also increments field v by 1
  *                            ["sadd" | "srem", i, member] | ["set", i, value] | ["zadd", i, score, member]
  *                            ["touch", i]                     increments field v of hash KEYS[i] by 1 only
- *                            ["delifeq", i, value]            delete string KEYS[i] if it equals value]
+ *                            ["delifeq", i, value]            delete string KEYS[i] if it equals value
+ *                            ["del", i] | ["hdel", i, field] | ["zrem", i, member]   (compaction)]
  *             }
  * Returns      1  applied, every op written
  *              0  a version or string differs from what the caller read: nothing written
@@ -58,6 +59,12 @@ for _, op in ipairs(spec.ops) do
     redis.call('SET', key, op[3])
   elseif kind == 'zadd' then
     redis.call('ZADD', key, op[3], op[4])
+  elseif kind == 'del' then
+    redis.call('DEL', key)
+  elseif kind == 'hdel' then
+    redis.call('HDEL', key, op[3])
+  elseif kind == 'zrem' then
+    redis.call('ZREM', key, op[3])
   elseif kind == 'delifeq' then
     if redis.call('GET', key) == op[3] then redis.call('DEL', key) end
   else
