@@ -4,7 +4,10 @@
 //    size with 200 (the ceiling on this machine). Each provider route and the bare server are
 //    driven by autocannon for the same duration and connections, in alternating order. No worker
 //    consumes during these runs: the ingress is measured alone, as it is deployed (workers are
-//    separate processes, usually on other machines); its jobs wait in Redis.
+//    separate processes, usually on other machines); its jobs wait in Redis. Redis runs as
+//    shipped (npm start, docker-compose.yml): AOF with appendfsync always, so every ack waits for
+//    an fsync. Then one more Payram run (after a 2 s warm-up) against a second ingress and Redis
+//    with appendfsync everysec, for the cost of that fsync (BENCH_EVERYSEC=0 skips it; ~10 s).
 // 2. End to end: a fixed number of signed Payram deliveries, from the first HTTP request to the
 //    last PaymentEvent queued, with 1 and then 2 worker processes running.
 // 3. Payme request–reply (through the queue to a worker and back): as fast as it goes, and at a
@@ -34,6 +37,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS || 2);
 const E2E_DELIVERIES = Number(process.env.BENCH_E2E_DELIVERIES || 20_000);
 const PAYME_RATE = 300;
 const PAYME_FIXED_S = Number(process.env.BENCH_PAYME_FIXED_S || 10);
+const EVERYSEC = process.env.BENCH_EVERYSEC !== "0";
+const REDIS_PERSISTENCE = "AOF, appendfsync always";
 const ASYNC_ROUTES = ["payram", "payske", "robokassa"];
 const BUDGET = { rpsRatio: 0.8, p99Ratio: 2, eventsPerSecond: 2000, paymeP99Ms: 25 };
 
@@ -95,7 +100,8 @@ const pass = (ok) => (ok ? "met" : "not met");
 async function main() {
   const startedAt = new Date().toISOString();
   const host = machine();
-  const redis = await startRedisServer();
+  // As shipped: AOF with appendfsync always (its temp dir, removed at the end).
+  const redis = await startRedisServer({ aof: true });
   const env = { ...BENCH_ENV, REDIS_URL: redis.url, LOG_LEVEL: "info" };
   const ingress = await startIngress(env);
   const barePort = await freePort();
@@ -126,6 +132,20 @@ async function main() {
       return [name, { ...b, rpsRatio: ratio(b.rps, bareBest.rps), p99Ratio: ratio(b.p99, bareBest.p99) }];
     }),
   );
+  // The same Payram load against appendfsync everysec: a second Redis and ingress of their own.
+  let everysec = null;
+  if (EVERYSEC) {
+    const lazyRedis = await startRedisServer({ args: ["--appendonly", "yes", "--appendfsync", "everysec"] });
+    const lazyIngress = await startIngress({ ...env, REDIS_URL: lazyRedis.url });
+    const request = routes(lazyIngress, "").payram.request;
+    await load({ ...request, duration: 2 }); // warm-up, dropped
+    const { result, cpuUsPerRequest } = await withCpu({ server: lazyIngress.proc.child.pid, redis: lazyRedis.pid() }, () => load(request));
+    everysec = { ...summary(result), cpuUsPerRequest, rpsRatioToAlways: ratio(result.requests.average, ack.payram.rps) };
+    console.log(`${LABELS.payram} with appendfsync everysec: ${everysec.rps} req/s  p99 ${everysec.p99} ms (${everysec.rpsRatioToAlways} × always)`);
+    await lazyIngress.proc.stop();
+    await removeRedisServer(lazyRedis);
+  }
+
   // The route runs left their jobs waiting for a worker: clear them so the next phases start empty.
   for (const name of [...ASYNC_ROUTES.map((n) => QUEUES[n]), QUEUES.paymentEvents]) {
     const q = queue(name);
@@ -203,9 +223,10 @@ async function main() {
   const figures = {
     startedAt,
     machine: host,
-    settings: { durationSeconds: DURATION_S, connections: CONNECTIONS, rounds: ROUNDS, e2eDeliveries: E2E_DELIVERIES, logLevel: env.LOG_LEVEL, adminApiAndMetrics: true },
+    settings: { durationSeconds: DURATION_S, connections: CONNECTIONS, rounds: ROUNDS, e2eDeliveries: E2E_DELIVERIES, logLevel: env.LOG_LEVEL, adminApiAndMetrics: true, redis: REDIS_PERSISTENCE },
     bare: bareBest,
     routes: ack,
+    payramEverysec: everysec,
     runs,
     endToEnd,
     payme: { flatOut: paymeMax, fixedRate: paymeFixed },
@@ -214,10 +235,11 @@ async function main() {
     budgets,
   };
 
-  console.log("\npayhooks bench");
+  console.log(`\npayhooks bench (Redis: ${REDIS_PERSISTENCE})`);
   console.table({
     [LABELS.bare]: bareBest,
     ...Object.fromEntries(ASYNC_ROUTES.map((n) => [LABELS[n], ack[n]])),
+    ...(everysec ? { [`${LABELS.payram}, everysec`]: everysec } : {}),
     "Payme CheckPerform, flat out": paymeMax,
     [`Payme CheckPerform at ${PAYME_RATE}/s`]: paymeFixed,
   });
@@ -251,6 +273,7 @@ function markdown(f) {
     `Written by \`npm run bench\` on ${f.startedAt.slice(0, 10)}; the raw figures are in \`bench/results/\` on the machine that ran it.`,
     `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, Redis ${m.redis}; load average at start ${m.loadAverageAtStart.join(" / ")}.`,
     `Each run: ${f.settings.durationSeconds} s, ${f.settings.connections} connections, best of ${f.settings.rounds} alternating rounds; log level ${f.settings.logLevel}; admin API and metrics on.`,
+    `Redis: ${f.settings.redis ?? "no persistence"} (as \`npm start\` and docker-compose.yml run it), unless a row says otherwise.`,
     "The load generator, Redis and the process under test share the machine's cores.",
     "",
     "## Acknowledgement throughput (the ingress alone; its jobs wait in Redis)",
@@ -259,6 +282,9 @@ function markdown(f) {
     "| --- | --- | --- | --- | --- | --- | --- |",
     row("bare Express (ceiling)", f.bare),
     ...ASYNC_ROUTES.map((r) => row(LABELS[r], f.routes[r], ` (${f.routes[r].rpsRatio} × bare; p99 ${f.routes[r].p99Ratio} × bare)`)),
+    ...(f.payramEverysec
+      ? [row(`${LABELS.payram}, Redis appendfsync everysec (one run after a 2 s warm-up, its own Redis and ingress)`, f.payramEverysec, ` (${f.payramEverysec.rpsRatioToAlways} × always)`)]
+      : ["", "(The appendfsync everysec comparison was skipped: BENCH_EVERYSEC=0.)"]),
     "",
     "## End to end: first HTTP request → last PaymentEvent queued",
     "",

@@ -19,7 +19,14 @@ it("stops with one line naming the fix when there is no redis-server and no REDI
   expect(lines[0]).toMatch(/no redis-server found and REDIS_URL is not set: install Redis \(apt-get install redis-server\) or set REDIS_URL/);
 });
 
-it("runs Redis (AOF on), ingress and worker, accepts a webhook, and stops everything on Ctrl-C", async () => {
+/** CONFIG GET `name` over RESP inline: the value. */
+async function configGet(port: number, name: string): Promise<string | undefined> {
+  const reply = await redisInline({ port }, `CONFIG GET ${name}`);
+  // *2 $len name $len value
+  return reply.split("\r\n").filter((l) => l !== "" && !/^[*$]/.test(l))[1];
+}
+
+it("runs Redis (AOF on, appendfsync always), ingress and worker, accepts a webhook, and stops everything on Ctrl-C", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "payhooks-start-"));
   const port = await freePort();
   const proc = spawnNode(START, {
@@ -31,7 +38,15 @@ it("runs Redis (AOF on), ingress and worker, accepts a webhook, and stops everyt
   try {
     const redisLine = await proc.waitForLine(/started redis-server at redis:\/\/127\.0\.0\.1:\d+/);
     const redisPort = Number(/:(\d+) \(AOF/.exec(redisLine)![1]);
+    // Through the URL it tells the user to export: every acknowledged write is fsync'ed.
+    const exported = await proc.waitForLine(/export REDIS_URL=redis:\/\/127\.0\.0\.1:\d+$/);
+    const exportedPort = Number(/:(\d+)$/.exec(exported)![1]);
+    expect(await configGet(exportedPort, "appendonly")).toBe("yes");
+    expect(await configGet(exportedPort, "appendfsync")).toBe("always");
+    expect(await configGet(exportedPort, "maxmemory-policy")).toBe("noeviction");
     await proc.waitForLine(/"msg":"ingress listening"/);
+    // The ingress checked that Redis at start-up (before it listened) and found nothing unsafe.
+    expect(proc.output()).not.toContain('"check":"redis-durability"');
     await proc.waitForLine(/"msg":"worker ready"/);
 
     const body = JSON.stringify({ reference_id: "start-1", status: "OPEN", amount: "1.00" });
@@ -44,7 +59,9 @@ it("runs Redis (AOF on), ingress and worker, accepts a webhook, and stops everyt
     expect(proc.output()).toContain("payhooks: stopped");
     await expect(redisInline({ port: redisPort }, "PING", 300)).rejects.toThrow();
   } finally {
-    await proc.stop("SIGKILL");
+    // After a failed assertion: Ctrl-C, so the launcher stops its Redis, ingress and worker too
+    // (a SIGKILL would orphan them and keep jest waiting on their inherited pipes).
+    await proc.stop("SIGINT");
     rmSync(dataDir, { recursive: true, force: true });
   }
 }, 30_000);

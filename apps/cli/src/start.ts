@@ -1,6 +1,6 @@
 /**
  * `npm start`: the whole pipeline on one machine. Uses REDIS_URL when set; otherwise starts a
- * private redis-server (AOF on, data in .data/redis or PAYHOOKS_DATA_DIR) on a free port. Then one ingress and one
+ * private redis-server (AOF on with appendfsync always, data in .data/redis or PAYHOOKS_DATA_DIR) on a free port. Then one ingress and one
  * worker process. Ctrl-C stops them, then Redis, cleanly.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     mkdirSync(dataDir, { recursive: true });
     redis = await startRedisServer({ port: await freePort(), dataDir });
     redisUrl = redis.url;
-    console.log(`payhooks: started redis-server at ${redisUrl} (AOF in ${dataDir})`);
+    console.log(`payhooks: started redis-server at ${redisUrl} (AOF with appendfsync always, in ${dataDir})`);
   }
 
   const env = { ...process.env, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) };

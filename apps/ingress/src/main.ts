@@ -14,6 +14,7 @@ import { createDashboard, type Dashboard, type QueueKey } from "./dashboard";
 import { createApp } from "./app";
 import { createIngressMetrics } from "./metrics";
 import { createPaymeKeyStore } from "./payme-keys";
+import { checkRedisDurability } from "./redis-durability";
 import { createRpcClient } from "./rpc-client";
 
 /** How long SIGTERM waits for in-flight requests before closing the remaining sockets. */
@@ -31,6 +32,23 @@ function whenReady(redis: ReturnType<typeof createRedis>, timeoutMs: number): Pr
       resolve(true);
     });
   });
+}
+
+/**
+ * Logs one warning per Redis setting that can lose an acknowledged webhook (redis-durability.ts).
+ * Never throws: a failed check is itself one warning. Logs neither REDIS_URL nor its credentials.
+ */
+async function warnAboutDurability(redis: ReturnType<typeof createRedis>, logger: ReturnType<typeof createLogger>): Promise<void> {
+  try {
+    for (const { message, ...fields } of await checkRedisDurability(redis)) {
+      logger.warn({ check: "redis-durability", ...fields }, message);
+    }
+  } catch (err) {
+    logger.warn(
+      { check: "redis-durability", setting: "unchecked", value: err instanceof Error ? err.message : String(err) },
+      "could not check Redis durability settings; check appendonly yes, appendfsync always and maxmemory-policy noeviction yourself",
+    );
+  }
 }
 
 async function main(): Promise<void> {
@@ -115,9 +133,13 @@ async function main(): Promise<void> {
   const eventsReady = paymeEvents
     ? Promise.race([paymeEvents.waitUntilReady().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), REDIS_READY_WAIT_MS))])
     : Promise.resolve(true);
-  if (!(await whenReady(redis, REDIS_READY_WAIT_MS)) || !(await eventsReady)) {
+  const redisReady = await whenReady(redis, REDIS_READY_WAIT_MS);
+  if (!redisReady || !(await eventsReady)) {
     logger.warn({ waitedMs: REDIS_READY_WAIT_MS }, "redis not reachable yet; serving anyway (webhooks answer 503 until it is)");
   }
+  // Before "ingress listening" when Redis is up; otherwise once it first is.
+  if (redisReady) await warnAboutDurability(redis, logger);
+  else redis.once("ready", () => void warnAboutDurability(redis, logger));
   const servers: Server[] = [];
   const server = app.listen(config.PORT, () => {
     const address = server.address();

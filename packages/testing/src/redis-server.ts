@@ -7,7 +7,10 @@ import { delimiter, join } from "node:path";
 export type RedisServerOptions = {
   /** Listen on this TCP port on 127.0.0.1 instead of a private unix socket only. */
   port?: number;
-  /** Keep data here with AOF on (for `npm start`); default: a temp dir, no persistence. */
+  /**
+   * Keep data here with AOF on and `appendfsync always` (for `npm start`: every acknowledged
+   * webhook is on disk before the 2xx); default: a temp dir, no persistence.
+   */
   dataDir?: string;
   /**
    * AOF on in the private temp dir with `appendfsync always`, so a SIGKILL and `restart()` keep
@@ -15,6 +18,11 @@ export type RedisServerOptions = {
    * the AOF while a background fsync runs, so a crash test could lose acknowledged writes.)
    */
   aof?: boolean;
+  /**
+   * More redis-server arguments, after ours (a later one wins): a test that needs a Redis set up
+   * otherwise, e.g. `["--appendfsync", "everysec"]` or `["--rename-command", "CONFIG", ""]`.
+   */
+  args?: string[];
 };
 
 export type RedisServer = {
@@ -77,10 +85,11 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     "--dir", options.dataDir ?? runDir,
     "--save", "",
     "--appendonly", persistent || options.aof ? "yes" : "no",
-    ...(options.aof ? ["--appendfsync", "always"] : []),
+    ...(persistent || options.aof ? ["--appendfsync", "always"] : []),
     "--maxmemory-policy", "noeviction",
     "--daemonize", "no",
     "--loglevel", "warning",
+    ...(options.args ?? []),
   ];
   let child: ChildProcess | null = null;
   let log = "";
