@@ -241,6 +241,26 @@ describe("loadConfig: RoboKassa", () => {
     );
   });
 
+  it.each([
+    ["ROBOKASSA_TEST_PASSWORD1", { ROBOKASSA_TEST_PASSWORD1: "p1", ROBOKASSA_TEST_PASSWORD2: "t2" }],
+    ["ROBOKASSA_TEST_PASSWORD2", { ROBOKASSA_TEST_PASSWORD1: "t1", ROBOKASSA_TEST_PASSWORD2: "p2" }],
+  ])("refuses %s equal to its live password, naming it and never the value", (name, test) => {
+    const err = configError({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2", ...test });
+    expect(err.message).toBe(`${name}: must differ from ${name.replace("TEST_", "")}`);
+  });
+
+  it("refuses both equal test passwords on two lines, and takes distinct ones", () => {
+    const err = configError({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2", ROBOKASSA_TEST_PASSWORD1: "p1", ROBOKASSA_TEST_PASSWORD2: "p2" });
+    expect(err.message.split("\n").sort()).toEqual([
+      "ROBOKASSA_TEST_PASSWORD1: must differ from ROBOKASSA_PASSWORD1",
+      "ROBOKASSA_TEST_PASSWORD2: must differ from ROBOKASSA_PASSWORD2",
+    ]);
+    // Password #1 of one mode may equal Password #2 of the other: only the same role is compared.
+    expect(
+      loadConfig({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2", ROBOKASSA_TEST_PASSWORD1: "p2", ROBOKASSA_TEST_PASSWORD2: "p1" }),
+    ).toMatchObject({ ROBOKASSA_TEST_PASSWORD1: "p2", ROBOKASSA_TEST_PASSWORD2: "p1" });
+  });
+
   it.each(["md5", "ripemd160", "sha1", "sha256", "sha384", "sha512"])("takes ROBOKASSA_HASH=%s", (hash) => {
     expect(loadConfig({ ROBOKASSA_HASH: hash }).ROBOKASSA_HASH).toBe(hash);
   });

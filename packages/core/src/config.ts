@@ -206,6 +206,16 @@ export const ConfigSchema = z
         ctx.addIssue({ code: "custom", path: [missing], message: `is required with ${missing === a ? b : a}` });
       }
     }
+    // A test password equal to the live one would let a notice saying IsTest=1 verify with the
+    // live secret (and a live notice pass as a test one): the two must be different secrets.
+    for (const [test, live] of [
+      ["ROBOKASSA_TEST_PASSWORD1", "ROBOKASSA_PASSWORD1"],
+      ["ROBOKASSA_TEST_PASSWORD2", "ROBOKASSA_PASSWORD2"],
+    ] as const) {
+      if (c[test] !== undefined && c[test] === c[live]) {
+        ctx.addIssue({ code: "custom", path: [test], message: `must differ from ${live}` });
+      }
+    }
     if (c.PAYME_ALLOW_TEST_KEY && !c.PAYME_TEST_KEY) {
       ctx.addIssue({ code: "custom", path: ["PAYME_TEST_KEY"], message: "is required when PAYME_ALLOW_TEST_KEY=true" });
     }
