@@ -138,7 +138,56 @@ describe("with real jobs", () => {
     // Retrying what did not fail is refused.
     const again = await cli("retry", "merchant-webhooks", "delivery-once");
     expect(again.code).toBe(1);
-    expect(again.out).toMatch(/is completed: only failed jobs are retried/);
+    expect(again.out).toMatch(/is completed: only failed and delayed jobs are retried/);
+  });
+
+  it("retry of a delayed job runs it now instead of at its time", async () => {
+    const event = (await cli("jobs", "payment-events", "--order", "order-cli-1", "--json")).json()[0] as { id: string };
+    const data = (await deliveries.getJob(event.id))!.data;
+    // Due in an hour: only the command can make it run while this test waits.
+    await deliveries.add("merchant.deliver", data, { ...JOB_OPTIONS.merchantWebhook, delay: 3_600_000, jobId: "delivery-later" });
+    expect(await (await deliveries.getJob("delivery-later"))!.getState()).toBe("delayed");
+
+    const ran = await cli("retry", "merchant-webhooks", "delivery-later", "--json");
+    expect(ran.code).toBe(0);
+    expect(ran.json()).toMatchObject({ id: "delivery-later", was: "delayed" });
+    expect(await finished(deliveries, "delivery-later")).toBe("completed");
+  });
+
+  it("retry --all: every failed and delayed job; --dry-run only lists them; --all-failed leaves delayed ones", async () => {
+    const event = (await cli("jobs", "payment-events", "--order", "order-cli-1", "--json")).json()[0] as { id: string };
+    const data = (await deliveries.getJob(event.id))!.data;
+    merchantStatus = 500;
+    await deliveries.add("merchant.deliver", data, { attempts: 1, jobId: "delivery-all-failed" });
+    expect(await finished(deliveries, "delivery-all-failed")).toBe("failed");
+    await deliveries.add("merchant.deliver", data, { ...JOB_OPTIONS.merchantWebhook, delay: 3_600_000, jobId: "delivery-all-delayed" });
+    const states = async () => [await (await deliveries.getJob("delivery-all-failed"))!.getState(), await (await deliveries.getJob("delivery-all-delayed"))!.getState()];
+
+    const mine = (rows: Array<{ id: string; state: string }>) => rows.filter((r) => r.id.startsWith("delivery-all-")).map((r) => [r.id, r.state]).sort();
+    const dry = await cli("retry", "merchant-webhooks", "--all", "--dry-run", "--json");
+    expect(dry.code).toBe(0);
+    expect(dry.json().dryRun).toBe(true);
+    expect(mine(dry.json().jobs)).toEqual([["delivery-all-delayed", "delayed"], ["delivery-all-failed", "failed"]]);
+    expect(await states()).toEqual(["failed", "delayed"]);
+    const human = await cli("retry", "merchant-webhooks", "--all", "--dry-run");
+    expect(human.out).toMatch(/^would run \d+ failed or delayed job\(s\)/);
+    expect(human.out).toMatch(/delivery-all-delayed\s+delayed/);
+
+    // --all-failed is what it was: failed jobs only.
+    expect(mine((await cli("retry", "merchant-webhooks", "--all-failed", "--dry-run", "--json")).json().jobs)).toEqual([["delivery-all-failed", "failed"]]);
+
+    merchantStatus = 204;
+    const all = await cli("retry", "merchant-webhooks", "--all", "--json");
+    expect(all.code).toBe(0);
+    expect(mine(all.json().jobs)).toEqual([["delivery-all-delayed", "delayed"], ["delivery-all-failed", "failed"]]);
+    expect(await finished(deliveries, "delivery-all-failed")).toBe("completed");
+    expect(await finished(deliveries, "delivery-all-delayed")).toBe("completed");
+  });
+
+  it("retry takes exactly one of a job id, --all, --all-failed", async () => {
+    expect((await cli("retry", "merchant-webhooks")).code).toBe(2);
+    expect((await cli("retry", "merchant-webhooks", "--all", "--all-failed")).code).toBe(2);
+    expect((await cli("retry", "merchant-webhooks", "some-id", "--all")).code).toBe(2);
   });
 
   it("retry of input that can never succeed fails again, and changes nothing", async () => {
