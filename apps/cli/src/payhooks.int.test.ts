@@ -6,8 +6,11 @@ import { resolve } from "node:path";
 import { Queue } from "bullmq";
 import { JOB_OPTIONS, QUEUES, createLedger, createRedis, type Envelope, type RedisConnection } from "@payhooks/core";
 import {
+  paymeCall,
+  paymeId,
   removeRedisServer,
   spawnNode,
+  startIngress,
   startMerchantEndpoint,
   startRedisServer,
   startWorker,
@@ -211,5 +214,44 @@ describe("with real jobs", () => {
     const proc = spawnNode(CLI, { REDIS_URL: "redis://127.0.0.1:1", QUEUE_PREFIX: PREFIX }, ["status"]);
     expect(await proc.stop("SIGCONT")).toBe(3);
     expect(proc.output()).toMatch(/unreachable/);
+  });
+});
+
+describe("Payme jobs by order", () => {
+  const PAYME_KEY = "cli-payme-key";
+  let ingress: Awaited<ReturnType<typeof startIngress>>;
+
+  beforeAll(async () => {
+    ingress = await startIngress({ REDIS_URL: redisServer.url, QUEUE_PREFIX: PREFIX, PAYME_KEY });
+    await createLedger({ redis, prefix: PREFIX }).putOrder("order-cli-payme", { amount: 500_000, currency: "UZS" });
+  }, 30_000);
+
+  afterAll(() => ingress?.proc.stop());
+
+  it("jobs payme --order finds every call about the order: by its account (Check, Create) and by its transaction (Perform, CheckTransaction)", async () => {
+    const account = { order_id: "order-cli-payme" };
+    const id = paymeId();
+    expect((await paymeCall(ingress.url, PAYME_KEY, "CheckPerformTransaction", { amount: 500_000, account })).result).toEqual({ allow: true });
+    expect((await paymeCall(ingress.url, PAYME_KEY, "CreateTransaction", { id, time: Date.now(), amount: 500_000, account })).result).toMatchObject({ state: 1 });
+    expect((await paymeCall(ingress.url, PAYME_KEY, "PerformTransaction", { id })).result).toMatchObject({ state: 2 });
+    expect((await paymeCall(ingress.url, PAYME_KEY, "CheckTransaction", { id })).result).toMatchObject({ state: 2 });
+    // Another order's call, and one about no transaction at all, are not this order's.
+    expect((await paymeCall(ingress.url, PAYME_KEY, "CheckPerformTransaction", { amount: 500_000, account: { order_id: "order-cli-other" } })).error).toMatchObject({ code: -31050 });
+    expect((await paymeCall(ingress.url, PAYME_KEY, "PerformTransaction", { id: paymeId() })).error).toMatchObject({ code: -31003 });
+
+    // The worker indexes a job when it completes, just after the ingress has its answer.
+    const rows = await waitFor(async () => {
+      const r = (await cli("jobs", "payme", "--order", "order-cli-payme", "--state", "completed", "--json")).json() as Array<{ id: string; order: string }>;
+      return r.length >= 4 ? r : undefined;
+    }, "four Payme jobs under the order");
+    expect(rows).toHaveLength(4);
+    expect(rows.map((r) => r.order)).toEqual(["order-cli-payme", "order-cli-payme", "order-cli-payme", "order-cli-payme"]);
+    const methods = await Promise.all(rows.map(async (r) => (await cli("show", "payme", r.id, "--json")).json().name as string));
+    expect(methods.sort()).toEqual(["CheckPerformTransaction", "CheckTransaction", "CreateTransaction", "PerformTransaction"]);
+    const other = await waitFor(async () => {
+      const r = (await cli("jobs", "payme", "--order", "order-cli-other", "--state", "completed", "--json")).json() as unknown[];
+      return r.length > 0 ? r : undefined;
+    }, "the other order's Payme job");
+    expect(other).toHaveLength(1);
   });
 });
