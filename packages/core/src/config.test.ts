@@ -30,6 +30,7 @@ describe("loadConfig", () => {
       WORKER_LOCK_MS: 30_000,
       LOG_LEVEL: "info",
       MERCHANT_WEBHOOK_TIMEOUT_MS: 10_000,
+      MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: 65_536,
       TRUST_PROXY: false,
       PAYME_ALLOW_TEST_KEY: false,
       PAYME_LOGIN: "Paycom",
@@ -153,6 +154,12 @@ describe("loadConfig", () => {
     expect(err.message).toMatch(/^MERCHANT_WEBHOOK_URL: /);
   });
 
+  it("reads MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES, 0 (read no body) to 16 MiB", () => {
+    expect(loadConfig({ MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: "0" }).MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES).toBe(0);
+    expect(loadConfig({ MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: "4096" }).MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES).toBe(4096);
+    expect(loadConfig({ MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: String(16 * 1024 * 1024) }).MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES).toBe(16 * 1024 * 1024);
+  });
+
   it("rejects an ADMIN_TOKEN shorter than 16 characters", () => {
     expect(configError({ ADMIN_TOKEN: "a".repeat(15) }).message).toBe("ADMIN_TOKEN: must be at least 16 characters");
   });
@@ -164,6 +171,9 @@ describe("loadConfig", () => {
     ["WORKER_CONCURRENCY", "0"],
     ["WORKER_LOCK_MS", "999"],
     ["MERCHANT_WEBHOOK_TIMEOUT_MS", "50"],
+    ["MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES", "64kb"],
+    ["MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES", "-1"],
+    ["MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES", String(16 * 1024 * 1024 + 1)],
   ])("rejects a bad %s", (name, value) => {
     expect(configError({ [name]: value }).message).toMatch(new RegExp(`^${name}: `));
   });

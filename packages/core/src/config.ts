@@ -190,8 +190,10 @@ export const ConfigSchema = z
     /** Where PaymentEvents are POSTed, signed per Standard Webhooks. */
     MERCHANT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
     MERCHANT_WEBHOOK_SECRET: WhsecSecret.optional(),
-    /** Per-attempt timeout of a merchant delivery. @defaultValue 10000 */
+    /** Per-attempt timeout of a merchant delivery, the response's headers and body included. @defaultValue 10000 */
     MERCHANT_WEBHOOK_TIMEOUT_MS: Int(100, 60_000).default(10_000),
+    /** How much of the merchant's response body a delivery reads; the rest is discarded unread. @defaultValue 65536 */
+    MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: Int(0, 16 * 1024 * 1024).default(64 * 1024),
   })
   .superRefine((c, ctx) => {
     if (c.CLOCK_OFFSET_MS !== 0 && c.NODE_ENV !== "test") {
