@@ -173,19 +173,65 @@ export function createOps(deps: { redis: RedisConnection; prefix: string; now?: 
     };
   }
 
-  /** Re-runs a failed job. Processors are idempotent: a retry can never apply a payment twice. */
-  async function retry(queueName: string, jobId: string): Promise<JobRow> {
-    const j = await job(queueName, jobId);
-    const state = await j.getState();
-    if (state !== "failed") throw new CliError(`job ${jobId} is ${state}: only failed jobs are retried`, EXIT.notFound);
-    await j.retry("failed");
-    return row(queueName, j, "waiting");
+  /** What `retry` acts on: failed jobs (run again) and delayed ones (a retry's backoff, or a delay: run now). */
+  const RETRYABLE = ["failed", "delayed"] as const;
+  type Retryable = (typeof RETRYABLE)[number];
+
+  /** Runs one job now: a failed one again, a delayed one without waiting for its time. */
+  async function runNow(j: Job, state: Retryable): Promise<void> {
+    if (state === "failed") await j.retry("failed");
+    else await j.promote();
   }
 
-  async function retryAllFailed(queueName: string, since: number | undefined, dryRun: boolean): Promise<JobRow[]> {
-    const rows = await jobs({ queue: queueName, state: "failed", limit: 10_000, ...(since !== undefined ? { since } : {}) });
-    if (!dryRun) for (const r of rows) await (await job(queueName, r.id)).retry("failed");
+  /**
+   * Re-runs a failed job, or runs a delayed job now (promote). Processors are idempotent: a retry
+   * can never apply a payment twice.
+   */
+  async function retry(queueName: string, jobId: string): Promise<JobRow & { was: Retryable }> {
+    const j = await job(queueName, jobId);
+    const state = await j.getState();
+    if (state !== "failed" && state !== "delayed") {
+      throw new CliError(`job ${jobId} is ${state}: only failed and delayed jobs are retried`, EXIT.notFound);
+    }
+    await runNow(j, state);
+    return { ...(await row(queueName, j, "waiting")), was: state };
+  }
+
+  /**
+   * Every job of the queue in `states` (created within `since`), oldest state first as listed;
+   * with `dryRun`, only the list. A job that left its state meanwhile (it ran, or its delay ended)
+   * is left alone and reported with `skipped`.
+   */
+  async function retryAll(
+    queueName: string,
+    states: readonly Retryable[],
+    since: number | undefined,
+    dryRun: boolean,
+  ): Promise<Array<JobRow & { skipped?: string }>> {
+    const rows: Array<JobRow & { skipped?: string }> = [];
+    for (const state of states) {
+      rows.push(...(await jobs({ queue: queueName, state, limit: 10_000, ...(since !== undefined ? { since } : {}) })));
+    }
+    if (dryRun) return rows;
+    for (const r of rows) {
+      const j = await queue(queueName).getJob(r.id);
+      const now = j ? await j.getState() : "gone";
+      if (!j || now !== r.state) {
+        r.skipped = `now ${now}`;
+        continue;
+      }
+      try {
+        await runNow(j, r.state as Retryable);
+      } catch (err) {
+        r.skipped = (err as Error).message;
+      }
+    }
     return rows;
+  }
+
+  /** `--all-failed`: every failed job of the queue. */
+  async function retryAllFailed(queueName: string, since: number | undefined, dryRun: boolean): Promise<JobRow[]> {
+    return retryAll(queueName, ["failed"], since, dryRun);
   }
 
   /**
@@ -222,5 +268,5 @@ export function createOps(deps: { redis: RedisConnection; prefix: string; now?: 
     await Promise.all([...queues.values()].map((q) => q.close()));
   }
 
-  return { status, jobs, show, retry, retryAllFailed, replay, close };
+  return { status, jobs, show, retry, retryAll, retryAllFailed, replay, close };
 }

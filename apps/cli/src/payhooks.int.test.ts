@@ -6,8 +6,11 @@ import { resolve } from "node:path";
 import { Queue } from "bullmq";
 import { JOB_OPTIONS, QUEUES, createLedger, createRedis, type Envelope, type RedisConnection } from "@payhooks/core";
 import {
+  paymeCall,
+  paymeId,
   removeRedisServer,
   spawnNode,
+  startIngress,
   startMerchantEndpoint,
   startRedisServer,
   startWorker,
@@ -138,7 +141,56 @@ describe("with real jobs", () => {
     // Retrying what did not fail is refused.
     const again = await cli("retry", "merchant-webhooks", "delivery-once");
     expect(again.code).toBe(1);
-    expect(again.out).toMatch(/is completed: only failed jobs are retried/);
+    expect(again.out).toMatch(/is completed: only failed and delayed jobs are retried/);
+  });
+
+  it("retry of a delayed job runs it now instead of at its time", async () => {
+    const event = (await cli("jobs", "payment-events", "--order", "order-cli-1", "--json")).json()[0] as { id: string };
+    const data = (await deliveries.getJob(event.id))!.data;
+    // Due in an hour: only the command can make it run while this test waits.
+    await deliveries.add("merchant.deliver", data, { ...JOB_OPTIONS.merchantWebhook, delay: 3_600_000, jobId: "delivery-later" });
+    expect(await (await deliveries.getJob("delivery-later"))!.getState()).toBe("delayed");
+
+    const ran = await cli("retry", "merchant-webhooks", "delivery-later", "--json");
+    expect(ran.code).toBe(0);
+    expect(ran.json()).toMatchObject({ id: "delivery-later", was: "delayed" });
+    expect(await finished(deliveries, "delivery-later")).toBe("completed");
+  });
+
+  it("retry --all: every failed and delayed job; --dry-run only lists them; --all-failed leaves delayed ones", async () => {
+    const event = (await cli("jobs", "payment-events", "--order", "order-cli-1", "--json")).json()[0] as { id: string };
+    const data = (await deliveries.getJob(event.id))!.data;
+    merchantStatus = 500;
+    await deliveries.add("merchant.deliver", data, { attempts: 1, jobId: "delivery-all-failed" });
+    expect(await finished(deliveries, "delivery-all-failed")).toBe("failed");
+    await deliveries.add("merchant.deliver", data, { ...JOB_OPTIONS.merchantWebhook, delay: 3_600_000, jobId: "delivery-all-delayed" });
+    const states = async () => [await (await deliveries.getJob("delivery-all-failed"))!.getState(), await (await deliveries.getJob("delivery-all-delayed"))!.getState()];
+
+    const mine = (rows: Array<{ id: string; state: string }>) => rows.filter((r) => r.id.startsWith("delivery-all-")).map((r) => [r.id, r.state]).sort();
+    const dry = await cli("retry", "merchant-webhooks", "--all", "--dry-run", "--json");
+    expect(dry.code).toBe(0);
+    expect(dry.json().dryRun).toBe(true);
+    expect(mine(dry.json().jobs)).toEqual([["delivery-all-delayed", "delayed"], ["delivery-all-failed", "failed"]]);
+    expect(await states()).toEqual(["failed", "delayed"]);
+    const human = await cli("retry", "merchant-webhooks", "--all", "--dry-run");
+    expect(human.out).toMatch(/^would run \d+ failed or delayed job\(s\)/);
+    expect(human.out).toMatch(/delivery-all-delayed\s+delayed/);
+
+    // --all-failed is what it was: failed jobs only.
+    expect(mine((await cli("retry", "merchant-webhooks", "--all-failed", "--dry-run", "--json")).json().jobs)).toEqual([["delivery-all-failed", "failed"]]);
+
+    merchantStatus = 204;
+    const all = await cli("retry", "merchant-webhooks", "--all", "--json");
+    expect(all.code).toBe(0);
+    expect(mine(all.json().jobs)).toEqual([["delivery-all-delayed", "delayed"], ["delivery-all-failed", "failed"]]);
+    expect(await finished(deliveries, "delivery-all-failed")).toBe("completed");
+    expect(await finished(deliveries, "delivery-all-delayed")).toBe("completed");
+  });
+
+  it("retry takes exactly one of a job id, --all, --all-failed", async () => {
+    expect((await cli("retry", "merchant-webhooks")).code).toBe(2);
+    expect((await cli("retry", "merchant-webhooks", "--all", "--all-failed")).code).toBe(2);
+    expect((await cli("retry", "merchant-webhooks", "some-id", "--all")).code).toBe(2);
   });
 
   it("retry of input that can never succeed fails again, and changes nothing", async () => {
@@ -162,5 +214,44 @@ describe("with real jobs", () => {
     const proc = spawnNode(CLI, { REDIS_URL: "redis://127.0.0.1:1", QUEUE_PREFIX: PREFIX }, ["status"]);
     expect(await proc.stop("SIGCONT")).toBe(3);
     expect(proc.output()).toMatch(/unreachable/);
+  });
+});
+
+describe("Payme jobs by order", () => {
+  const PAYME_KEY = "cli-payme-key";
+  let ingress: Awaited<ReturnType<typeof startIngress>>;
+
+  beforeAll(async () => {
+    ingress = await startIngress({ REDIS_URL: redisServer.url, QUEUE_PREFIX: PREFIX, PAYME_KEY });
+    await createLedger({ redis, prefix: PREFIX }).putOrder("order-cli-payme", { amount: 500_000, currency: "UZS" });
+  }, 30_000);
+
+  afterAll(() => ingress?.proc.stop());
+
+  it("jobs payme --order finds every call about the order: by its account (Check, Create) and by its transaction (Perform, CheckTransaction)", async () => {
+    const account = { order_id: "order-cli-payme" };
+    const id = paymeId();
+    expect((await paymeCall(ingress.url, PAYME_KEY, "CheckPerformTransaction", { amount: 500_000, account })).result).toEqual({ allow: true });
+    expect((await paymeCall(ingress.url, PAYME_KEY, "CreateTransaction", { id, time: Date.now(), amount: 500_000, account })).result).toMatchObject({ state: 1 });
+    expect((await paymeCall(ingress.url, PAYME_KEY, "PerformTransaction", { id })).result).toMatchObject({ state: 2 });
+    expect((await paymeCall(ingress.url, PAYME_KEY, "CheckTransaction", { id })).result).toMatchObject({ state: 2 });
+    // Another order's call, and one about no transaction at all, are not this order's.
+    expect((await paymeCall(ingress.url, PAYME_KEY, "CheckPerformTransaction", { amount: 500_000, account: { order_id: "order-cli-other" } })).error).toMatchObject({ code: -31050 });
+    expect((await paymeCall(ingress.url, PAYME_KEY, "PerformTransaction", { id: paymeId() })).error).toMatchObject({ code: -31003 });
+
+    // The worker indexes a job when it completes, just after the ingress has its answer.
+    const rows = await waitFor(async () => {
+      const r = (await cli("jobs", "payme", "--order", "order-cli-payme", "--state", "completed", "--json")).json() as Array<{ id: string; order: string }>;
+      return r.length >= 4 ? r : undefined;
+    }, "four Payme jobs under the order");
+    expect(rows).toHaveLength(4);
+    expect(rows.map((r) => r.order)).toEqual(["order-cli-payme", "order-cli-payme", "order-cli-payme", "order-cli-payme"]);
+    const methods = await Promise.all(rows.map(async (r) => (await cli("show", "payme", r.id, "--json")).json().name as string));
+    expect(methods.sort()).toEqual(["CheckPerformTransaction", "CheckTransaction", "CreateTransaction", "PerformTransaction"]);
+    const other = await waitFor(async () => {
+      const r = (await cli("jobs", "payme", "--order", "order-cli-other", "--state", "completed", "--json")).json() as unknown[];
+      return r.length > 0 ? r : undefined;
+    }, "the other order's Payme job");
+    expect(other).toHaveLength(1);
   });
 });

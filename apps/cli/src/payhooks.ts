@@ -123,26 +123,37 @@ export function buildProgram(): Command {
 
   program
     .command("retry")
-    .description("re-run a failed job, or every failed job of a queue; processors are idempotent, so nothing is applied twice")
+    .description(
+      "re-run a failed job or run a delayed one now, or do so for every such job of a queue; processors are idempotent, so nothing is applied twice",
+    )
     .argument("<queue>")
     .argument("[jobId]")
+    .option("--all", "every failed and every delayed job of the queue")
     .option("--all-failed", "every failed job of the queue")
-    .option("--since <duration>", "with --all-failed: only jobs created within, e.g. 1h")
-    .option("--dry-run", "with --all-failed: say what would run, run nothing")
+    .option("--since <duration>", "with --all or --all-failed: only jobs created within, e.g. 1h")
+    .option("--dry-run", "with --all or --all-failed: say what would run, run nothing")
     .addOption(json)
-    .action((queue: string, jobId: string | undefined, opts: { allFailed?: boolean; since?: string; dryRun?: boolean; json?: boolean }) =>
-      withOps(async (ops) => {
-        if (opts.allFailed === !!jobId) throw new CliError("give a job id or --all-failed (not both)", EXIT.usage);
-        if (jobId) {
-          const r = await ops.retry(queue, jobId);
-          return print(!!opts.json, r, () => `retrying ${r.id} (${queue}); attempts so far ${r.attempts}`);
-        }
-        const since = opts.since ? parseSince(opts.since) : undefined;
-        const rows = await ops.retryAllFailed(queue, since, !!opts.dryRun);
-        print(!!opts.json, { dryRun: !!opts.dryRun, jobs: rows }, () =>
-          `${opts.dryRun ? "would retry" : "retrying"} ${rows.length} failed job(s)\n${table(rows.map((r) => ({ id: r.id, order: r.order, attempts: r.attempts, lastError: r.lastError })))}`,
-        );
-      })(),
+    .action(
+      (queue: string, jobId: string | undefined, opts: { all?: boolean; allFailed?: boolean; since?: string; dryRun?: boolean; json?: boolean }) =>
+        withOps(async (ops) => {
+          const chosen = [!!jobId, !!opts.all, !!opts.allFailed].filter(Boolean).length;
+          if (chosen !== 1) throw new CliError("give one of: a job id, --all, --all-failed", EXIT.usage);
+          if (jobId) {
+            const r = await ops.retry(queue, jobId);
+            const what = r.was === "delayed" ? "running delayed job" : "retrying";
+            return print(!!opts.json, r, () => `${what} ${r.id} (${queue}) now; attempts so far ${r.attempts}`);
+          }
+          const since = opts.since ? parseSince(opts.since) : undefined;
+          const rows = await ops.retryAll(queue, opts.all ? ["failed", "delayed"] : ["failed"], since, !!opts.dryRun);
+          const ran = rows.filter((r) => !r.skipped).length;
+          const kind = opts.all ? "failed or delayed" : "failed";
+          print(!!opts.json, { dryRun: !!opts.dryRun, jobs: rows }, () =>
+            [
+              opts.dryRun ? `would run ${rows.length} ${kind} job(s)` : `running ${ran} ${kind} job(s)${ran < rows.length ? `, ${rows.length - ran} skipped` : ""}`,
+              table(rows.map((r) => ({ id: r.id, state: r.state, order: r.order, attempts: r.attempts, lastError: r.lastError, ...(opts.dryRun ? {} : { skipped: r.skipped ?? null }) }))),
+            ].join("\n"),
+          );
+        })(),
     );
 
   program

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { signForTest } from "@payhooks/payram";
-import { freePort, redisInline, spawnNode, waitFor } from "@payhooks/testing";
+import { freePort, redisInline, removeRedisServer, spawnNode, startRedisServer, waitFor } from "@payhooks/testing";
 
 const START = resolve(__dirname, "../dist/start.js");
 
@@ -63,5 +63,31 @@ it("runs Redis (AOF on, appendfsync always), ingress and worker, accepts a webho
     // (a SIGKILL would orphan them and keep jest waiting on their inherited pipes).
     await proc.stop("SIGINT");
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 30_000);
+
+it("prints REDIS_URL with its password masked, and nothing it starts prints the password either", async () => {
+  // A Redis of the test's own with a user whose password must never be shown.
+  const redis = await startRedisServer({ port: await freePort() });
+  const port = Number(/:(\d+)$/.exec(redis.url)![1]);
+  expect(await redisInline({ port }, "ACL SETUSER payhooks on >pw-s3cret-1234 ~* &* +@all")).toMatch(/^\+OK/);
+  const proc = spawnNode(START, {
+    REDIS_URL: `redis://payhooks:pw-s3cret-1234@127.0.0.1:${port}`,
+    PORT: String(await freePort()),
+    ADMIN_PORT: String(await freePort()),
+    PAYRAM_WEBHOOK_SECRET: "start-test-key",
+  });
+  try {
+    const line = await proc.waitForLine(/for the CLI in another shell/);
+    expect(line).toContain(`export REDIS_URL=redis://payhooks:***@127.0.0.1:${port}`);
+    await proc.waitForLine(/"msg":"ingress listening"/);
+    await proc.waitForLine(/"msg":"worker ready"/);
+    expect(await proc.stop("SIGINT")).toBe(0);
+    expect(proc.output()).toContain("payhooks: stopped");
+    expect(proc.output()).not.toContain("pw-s3cret-1234");
+  } finally {
+    // SIGINT, not SIGKILL: the launcher must stop its ingress and worker, or they outlive the test.
+    await proc.stop("SIGINT");
+    await removeRedisServer(redis);
   }
 }, 30_000);

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { INGRESS_MAIN, WORKER_MAIN, findRedisServer, freePort, startRedisServer, type RedisServer } from "@payhooks/testing";
+import { maskUrlCredentials } from "./mask-url";
 
 const ROOT = resolve(__dirname, "../../..");
 
@@ -35,7 +36,11 @@ async function main(): Promise<void> {
   ];
   const port = process.env["PORT"] || "3000";
   console.log(`payhooks: ingress http://localhost:${port}  (webhooks under /webhooks/*, health /healthz, /readyz)`);
-  if (redisUrl) console.log(`payhooks: for the CLI in another shell: export REDIS_URL=${redisUrl}`);
+  if (redisUrl) {
+    // Never a credential on the terminal (or in a CI log): the password shows as ***.
+    const shown = maskUrlCredentials(redisUrl);
+    console.log(`payhooks: for the CLI in another shell: export REDIS_URL=${shown}${shown !== redisUrl ? "  (*** is your REDIS_URL's password)" : ""}`);
+  }
   if (process.env["ADMIN_TOKEN"]) {
     const admin = `http://${process.env["ADMIN_HOST"] || "127.0.0.1"}:${process.env["ADMIN_PORT"] || "3001"}`;
     console.log(`payhooks: admin   ${admin}  (orders /v1/orders/:orderId, dashboard /admin/queues, metrics /metrics; bearer ADMIN_TOKEN)`);

@@ -45,13 +45,23 @@ it("logs one line per request at a level set by the status, without headers", as
   await fetch(`${base}/down`);
   await until(3);
   expect(lines.map((l) => [l.level, l.msg, l.req.method, l.req.url, l.res.statusCode])).toEqual([
-    [30, "request completed", "GET", "/ok?x=1", 200],
+    [30, "request completed", "GET", "/ok", 200],
     [40, "request completed", "GET", "/bad", 400],
     [50, "request completed", "GET", "/down", 503],
   ]);
   expect(new Set(lines.map((l) => l.req.id)).size).toBe(3);
   for (const l of lines) expect(l.responseTime).toBeGreaterThanOrEqual(0);
   expect(JSON.stringify(lines)).not.toMatch(/c2VjcmV0|k-123|authorization|api-key/);
+});
+
+it("logs the path without the query string, which can hold signatures and personal data", async () => {
+  lines.length = 0;
+  await fetch(`${base}/ok?SignatureValue=abc123def&EMail=payer%40example.com&Shp_x=1`);
+  await fetch(`${base}/ok?`);
+  await fetch(`${base}/bad?a=1?b=2`);
+  await until(3);
+  expect(lines.map((l) => l.req.url)).toEqual(["/ok", "/ok", "/bad"]);
+  expect(JSON.stringify(lines)).not.toMatch(/abc123def|payer|example\.com|Shp_x/);
 });
 
 it("logs a request whose client went away as aborted, once", async () => {

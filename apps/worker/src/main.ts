@@ -77,7 +77,11 @@ function main(): void {
     );
   }
   if (merchant) {
-    const processor = createMerchantDeliveryProcessor({ ...merchant, timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS });
+    const processor = createMerchantDeliveryProcessor({
+      ...merchant,
+      timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS,
+      maxResponseBytes: config.MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES,
+    });
     workers.push(
       new Worker(QUEUES.merchantWebhooks, metrics.instrumentDelivery(QUEUES.merchantWebhooks, processor), { name: workerName, connection, prefix, concurrency: config.WORKER_CONCURRENCY, ...locking }),
     );

@@ -32,6 +32,7 @@ describe("loadConfig", () => {
       MERCHANT_WEBHOOK_TIMEOUT_MS: 10_000,
       PAYMENT_EVENTS_QUEUE: false,
       LEDGER_RETENTION_DAYS: 400,
+      MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: 65_536,
       TRUST_PROXY: false,
       PAYME_ALLOW_TEST_KEY: false,
       PAYME_LOGIN: "Paycom",
@@ -161,6 +162,12 @@ describe("loadConfig", () => {
     expect(err.message).toMatch(/^MERCHANT_WEBHOOK_URL: /);
   });
 
+  it("reads MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES, 0 (read no body) to 16 MiB", () => {
+    expect(loadConfig({ MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: "0" }).MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES).toBe(0);
+    expect(loadConfig({ MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: "4096" }).MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES).toBe(4096);
+    expect(loadConfig({ MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: String(16 * 1024 * 1024) }).MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES).toBe(16 * 1024 * 1024);
+  });
+
   it("rejects an ADMIN_TOKEN shorter than 16 characters", () => {
     expect(configError({ ADMIN_TOKEN: "a".repeat(15) }).message).toBe("ADMIN_TOKEN: must be at least 16 characters");
   });
@@ -174,6 +181,9 @@ describe("loadConfig", () => {
     ["MERCHANT_WEBHOOK_TIMEOUT_MS", "50"],
     ["PAYMENT_EVENTS_QUEUE", "yes"],
     ["LEDGER_RETENTION_DAYS", "7"],
+    ["MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES", "64kb"],
+    ["MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES", "-1"],
+    ["MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES", String(16 * 1024 * 1024 + 1)],
   ])("rejects a bad %s", (name, value) => {
     expect(configError({ [name]: value }).message).toMatch(new RegExp(`^${name}: `));
   });
@@ -249,6 +259,26 @@ describe("loadConfig: RoboKassa", () => {
     expect(configError({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2", ROBOKASSA_TEST_PASSWORD2: "t2" }).message).toBe(
       "ROBOKASSA_TEST_PASSWORD1: is required with ROBOKASSA_TEST_PASSWORD2",
     );
+  });
+
+  it.each([
+    ["ROBOKASSA_TEST_PASSWORD1", { ROBOKASSA_TEST_PASSWORD1: "p1", ROBOKASSA_TEST_PASSWORD2: "t2" }],
+    ["ROBOKASSA_TEST_PASSWORD2", { ROBOKASSA_TEST_PASSWORD1: "t1", ROBOKASSA_TEST_PASSWORD2: "p2" }],
+  ])("refuses %s equal to its live password, naming it and never the value", (name, test) => {
+    const err = configError({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2", ...test });
+    expect(err.message).toBe(`${name}: must differ from ${name.replace("TEST_", "")}`);
+  });
+
+  it("refuses both equal test passwords on two lines, and takes distinct ones", () => {
+    const err = configError({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2", ROBOKASSA_TEST_PASSWORD1: "p1", ROBOKASSA_TEST_PASSWORD2: "p2" });
+    expect(err.message.split("\n").sort()).toEqual([
+      "ROBOKASSA_TEST_PASSWORD1: must differ from ROBOKASSA_PASSWORD1",
+      "ROBOKASSA_TEST_PASSWORD2: must differ from ROBOKASSA_PASSWORD2",
+    ]);
+    // Password #1 of one mode may equal Password #2 of the other: only the same role is compared.
+    expect(
+      loadConfig({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2", ROBOKASSA_TEST_PASSWORD1: "p2", ROBOKASSA_TEST_PASSWORD2: "p1" }),
+    ).toMatchObject({ ROBOKASSA_TEST_PASSWORD1: "p2", ROBOKASSA_TEST_PASSWORD2: "p1" });
   });
 
   it.each(["md5", "ripemd160", "sha1", "sha256", "sha384", "sha512"])("takes ROBOKASSA_HASH=%s", (hash) => {

@@ -190,13 +190,14 @@ export const ConfigSchema = z
     /** Where PaymentEvents are POSTed, signed per Standard Webhooks. */
     MERCHANT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
     MERCHANT_WEBHOOK_SECRET: WhsecSecret.optional(),
-    /** Per-attempt timeout of a merchant delivery. @defaultValue 10000 */
+    /** Per-attempt timeout of a merchant delivery, the response's headers and body included. @defaultValue 10000 */
     MERCHANT_WEBHOOK_TIMEOUT_MS: Int(100, 60_000).default(10_000),
     /**
      * true: every PaymentEvent is also added to the `payment-events` queue, for the merchant's own
      * BullMQ consumers. Off by default: nothing in payhooks consumes that queue, so with no
      * consumer its wait list would only grow. @defaultValue false
      */
+    PAYMENT_EVENTS_QUEUE: z.enum(["true", "false"]).default("false").transform((s) => s === "true"),
     /**
      * How long settled payments and orders are kept whole before the daily compaction reduces
      * them to tombstones (see ledger.compact). Longer than any provider looks back: Payme's
@@ -204,7 +205,8 @@ export const ConfigSchema = z
      * @defaultValue 400
      */
     LEDGER_RETENTION_DAYS: Int(30, 3_650).default(400),
-    PAYMENT_EVENTS_QUEUE: z.enum(["true", "false"]).default("false").transform((s) => s === "true"),
+    /** How much of the merchant's response body a delivery reads; the rest is discarded unread. @defaultValue 65536 */
+    MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: Int(0, 16 * 1024 * 1024).default(64 * 1024),
   })
   .superRefine((c, ctx) => {
     if (c.CLOCK_OFFSET_MS !== 0 && c.NODE_ENV !== "test") {
@@ -217,6 +219,16 @@ export const ConfigSchema = z
       if ((c[a] === undefined) !== (c[b] === undefined)) {
         const missing = c[a] === undefined ? a : b;
         ctx.addIssue({ code: "custom", path: [missing], message: `is required with ${missing === a ? b : a}` });
+      }
+    }
+    // A test password equal to the live one would let a notice saying IsTest=1 verify with the
+    // live secret (and a live notice pass as a test one): the two must be different secrets.
+    for (const [test, live] of [
+      ["ROBOKASSA_TEST_PASSWORD1", "ROBOKASSA_PASSWORD1"],
+      ["ROBOKASSA_TEST_PASSWORD2", "ROBOKASSA_PASSWORD2"],
+    ] as const) {
+      if (c[test] !== undefined && c[test] === c[live]) {
+        ctx.addIssue({ code: "custom", path: [test], message: `must differ from ${live}` });
       }
     }
     if (c.PAYME_ALLOW_TEST_KEY && !c.PAYME_TEST_KEY) {

@@ -271,6 +271,25 @@ describe("toPayskeNotification", () => {
       expect(notify(without(succeeded, "data.object.metadata"))!.orderId).toBeNull();
     });
 
+    it.each([
+      ["a colon (a Redis key separator)", "ord:1"],
+      ["a space", "ord 1"],
+      ["a slash", "../ord"],
+      ["a brace (a Cluster hash tag)", "{ord}"],
+      ["129 characters", "o".repeat(129)],
+      ["non-ASCII", "заказ-1"],
+    ])("names no order when metadata's order id holds %s", (_case, orderId) => {
+      expect(notify(event("payment_intent.succeeded", paymentIntent({ metadata: { order_id: orderId } })))!.orderId).toBeNull();
+      expect(notify(event("payment_intent.payment_failed", paymentIntent({ metadata: { order_id: orderId } })))!.orderId).toBeNull();
+      expect(notify(event("checkout.session.completed", session({ client_reference_id: orderId })))!.orderId).toBeNull();
+    });
+
+    it("takes a valid client_reference_id when metadata's order id is not an order id", () => {
+      const s = session({ metadata: { order_id: "ord:bad" }, client_reference_id: "ord_ok" });
+      expect(notify(event("checkout.session.completed", s))!.orderId).toBe("ord_ok");
+      expect(notify(event("payment_intent.succeeded", paymentIntent({ metadata: { order_id: "o".repeat(128) } })))!.orderId).toBe("o".repeat(128));
+    });
+
     it("carries livemode false from a test-mode event", () => {
       const n = notify(event("payment_intent.succeeded", paymentIntent({ livemode: false }), { livemode: false }));
       expect(n!.livemode).toBe(false);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PayloadValidationError, jobIdFor } from "@payhooks/core";
+import { ORDER_ID_PATTERN, PayloadValidationError, jobIdFor } from "@payhooks/core";
 
 /**
  * A Stripe-style v1 event (providers.md §3.7). Loose: Payske may add fields. Only what the
@@ -134,10 +134,15 @@ function sessionTotal(session: z.infer<typeof CheckoutSession>): { amount: numbe
   return Number.isSafeInteger(total) ? { amount: total, currency: [...currencies][0]! } : { amount: null, currency: null };
 }
 
+/**
+ * The order an object names: metadata[orderKey], else the fallback (a session's
+ * client_reference_id). A value that is no order id (ORDER_ID_PATTERN) names no order: it would
+ * become part of a Redis key, and no order could have it (the admin API refuses such ids).
+ */
 function orderFrom(metadata: Record<string, unknown> | null | undefined, orderKey: string, fallback?: string | null): string | null {
   const value = metadata?.[orderKey];
-  if (typeof value === "string" && value !== "") return value;
-  return fallback ? fallback : null;
+  if (typeof value === "string" && ORDER_ID_PATTERN.test(value)) return value;
+  return typeof fallback === "string" && ORDER_ID_PATTERN.test(fallback) ? fallback : null;
 }
 
 /**

@@ -142,6 +142,23 @@ describe("orderIdOf", () => {
     expect(orderIdOf({}, "12a", null)).toBeNull();
     expect(orderIdOf({}, "12", null)).toBe("12");
   });
+
+  it.each([
+    ["a colon (a Redis key separator)", "ord:1"],
+    ["a space", "ord 1"],
+    ["a slash", "a/b"],
+    ["a brace (a Cluster hash tag)", "{ord}"],
+    ["129 characters", "o".repeat(129)],
+    ["Cyrillic", "заказ-1"],
+  ])("names no order when the Shp order parameter holds %s, whatever the InvId", (_case, value) => {
+    expect(orderIdOf({ InvId: "5", Shp_order_id: value }, "5", "Shp_order_id")).toBeNull();
+    expect(notice({ ...LIVE, Shp_order_id: value }, "Shp_order_id").orderId).toBeNull();
+  });
+
+  it("takes a Shp order id of the order id alphabet, up to 128 characters", () => {
+    expect(orderIdOf({ Shp_order_id: "A-z_0.9~" }, "5", "Shp_order_id")).toBe("A-z_0.9~");
+    expect(orderIdOf({ shp_ORDER_id: "o".repeat(128) }, "5", "Shp_order_id")).toBe("o".repeat(128));
+  });
 });
 
 describe("robokassaJobId", () => {

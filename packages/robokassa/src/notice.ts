@@ -1,3 +1,5 @@
+import { ORDER_ID_PATTERN } from "@payhooks/core";
+
 /** URLSearchParams → first value of each name (a repeated name does not change what was signed first). */
 export function firstValues(search: URLSearchParams): Record<string, string> {
   const out: Record<string, string> = {};
@@ -54,12 +56,16 @@ export function readNotice(
   };
 }
 
-/** The order a notice names: the Shp parameter ROBOKASSA_ORDER_PARAM (name matched case-insensitively), else InvId. */
+/**
+ * The order a notice names: the Shp parameter ROBOKASSA_ORDER_PARAM (name matched
+ * case-insensitively), else InvId. A Shp value that is no order id (ORDER_ID_PATTERN) names no
+ * order: it would become part of a Redis key, and no order could have it.
+ */
 export function orderIdOf(params: Readonly<Record<string, string>>, invId: string | undefined, orderParam: string | null): string | null {
   if (orderParam) {
     const wanted = orderParam.toLowerCase();
     const entry = Object.entries(params).find(([k]) => k.toLowerCase() === wanted);
-    return entry && entry[1] !== "" ? entry[1] : null;
+    return entry && ORDER_ID_PATTERN.test(entry[1]) ? entry[1] : null;
   }
   return invId && INV_ID.test(invId) ? invId : null;
 }

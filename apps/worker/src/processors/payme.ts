@@ -21,9 +21,13 @@ import {
 } from "@payhooks/payme";
 import type { Emitter } from "../emitter";
 
-/** A Payme job's return value: the ingress wraps `reply` in the JSON-RPC response. */
+/**
+ * A Payme job's return value: the ingress wraps `reply` in the JSON-RPC response. `orderId` is the
+ * order the call concerns (the account's for Check/Create, the stored transaction's otherwise;
+ * null when it names none): the worker indexes the job under it (`payhooks jobs payme --order`).
+ */
 export type PaymeJobResult =
-  | { reply: PaymeReply; outcome: "applied" | "ignored" | "read"; events: string[] }
+  | { reply: PaymeReply; outcome: "applied" | "ignored" | "read"; events: string[]; orderId: string | null }
   /** picked up after the ingress stopped waiting: not acted on, Payme has had -32400 and retries */
   | { late: true };
 
@@ -67,7 +71,8 @@ export function createPaymeProcessor(deps: {
     // when Redis died, ioredis re-sent the script and it found the change made) or a dead run's;
     // either way its events wait in the payment's outbox, and nothing else sends them soon.
     const sent = await emitter.flushPayment("payme", id);
-    return { reply: reply!, outcome: result.kind, events: sent.map((e) => e.id) };
+    // The transaction's order as stored (or, for a Create refused before anything was stored, the account's).
+    return { reply: reply!, outcome: result.kind, events: sent.map((e) => e.id), orderId: result.orderId ?? orderId };
   }
 
   return async (job: Job): Promise<PaymeJobResult> => {
@@ -75,10 +80,10 @@ export function createPaymeProcessor(deps: {
     if (!envelope.success || envelope.data.provider !== "payme") throw new UnrecoverableError("invalid payme envelope");
     if (envelope.data.replyBy !== undefined && wallClock() > envelope.data.replyBy) return { late: true };
     const parsed = parseCall(envelope.data.payload);
-    if (!parsed.ok) return { reply: parsed.reply, outcome: "read", events: [] };
+    if (!parsed.ok) return { reply: parsed.reply, outcome: "read", events: [], orderId: null };
     const { method, params } = parsed.call;
     const livemode = envelope.data.livemode ?? true;
-    const read = (reply: PaymeReply): PaymeJobResult => ({ reply, outcome: "read", events: [] });
+    const read = (reply: PaymeReply, orderId: string | null = null): PaymeJobResult => ({ reply, outcome: "read", events: [], orderId });
 
     switch (method) {
       case "CheckPerformTransaction": {
@@ -86,7 +91,7 @@ export function createPaymeProcessor(deps: {
         if (!p.ok) return read(p.reply);
         const orderId = orderIdOf(p.params, accountField);
         const order = orderId ? await ledger.getOrderRecord(orderId) : null;
-        return read(checkPerform(p.params, order, { now: clock(), livemode, accountField }));
+        return read(checkPerform(p.params, order, { now: clock(), livemode, accountField }), orderId);
       }
       case "CreateTransaction": {
         const p = parseParams(method, params);
@@ -111,7 +116,8 @@ export function createPaymeProcessor(deps: {
       case "CheckTransaction": {
         const p = parseParams(method, params);
         if (!p.ok) return read(p.reply);
-        return read(checkTransaction(await ledger.getPayment("payme", p.params.id), { livemode }));
+        const payment = await ledger.getPayment("payme", p.params.id);
+        return read(checkTransaction(payment, { livemode }), payment?.orderId ?? null);
       }
       case "GetStatement": {
         const p = parseParams(method, params);
