@@ -135,10 +135,11 @@ function main(): void {
     () => logger.info({ queues: workers.map((w) => w.name), concurrency: config.WORKER_CONCURRENCY }, "worker ready"),
     (err: Error) => logger.error({ err: { message: err.message } }, "worker could not start"),
   );
-  // A ledger written before the order model: payments recorded before their order wait for it.
-  ledger.indexLegacyWaiting().then(
-    (found) => found > 0 && logger.info({ found }, "legacy payments recorded before their order now wait for it"),
-    (err: Error) => logger.warn({ err: { message: err.message } }, "legacy ledger not indexed; the next worker start tries again"),
+  // A ledger written before the order model: payments recorded before their order wait for it,
+  // and every record can be reached by the retention compaction.
+  ledger.upgradeLedger().then(
+    (done) => (done.waiting > 0 || done.activity > 0) && logger.info(done, "ledger written by an earlier version upgraded"),
+    (err: Error) => logger.warn({ err: { message: err.message } }, "ledger upgrade not finished; the next worker start tries again"),
   );
 
   let stopping = false;

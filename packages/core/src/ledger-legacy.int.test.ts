@@ -103,12 +103,24 @@ describe("a ledger written by f3a04fc, read by the order model", () => {
   });
 
   it("attaches a payment the old version recorded before its order when the order is created after the upgrade", async () => {
-    // The old version kept no waiting sets: a worker's start-up indexes such payments once.
-    expect(await ledger.indexLegacyWaiting()).toBe(1);
-    expect(await ledger.indexLegacyWaiting()).toBe(0); // once per ledger
+    // The old version kept no waiting sets: a worker's start-up indexes such payments once, and
+    // enters every payment and order in the activity index the retention compaction reads.
+    expect(await ledger.upgradeLedger()).toEqual({ waiting: 1, activity: 15 + 15 });
+    expect(await ledger.upgradeLedger()).toEqual({ waiting: 0, activity: 0 }); // once per ledger
     const put = await ledger.putOrder("after-upgrade", { amount: 2500, currency: "USD" });
     expect(put.order).toMatchObject({ status: "paid", paidAmount: 2500, payments: [expect.objectContaining({ providerPaymentId: "pi_early", counted: 2500 })] });
     expect(put.events.map((e) => [e.type, e.orderId])).toEqual([["payment.succeeded", "after-upgrade"]]);
+  });
+
+  it("after the upgrade, the retention compaction reaches the old ledger's settled orders and payments and keeps their totals", async () => {
+    await ledger.upgradeLedger();
+    const later = createLedger({ redis, prefix, now: () => T0 + 401 * 86_400_000 });
+    const compacted = await later.compact(400 * 86_400_000);
+    // every old payment and order, the never-created one too (after the retention its waiting set goes)
+    expect(compacted).toMatchObject({ payments: 15, orders: 15 });
+    for (const [orderId, old] of Object.entries(dump.orders)) {
+      expect([orderId, (await later.getOrder(orderId))!.paidAmount]).toEqual([orderId, old.paidAmount]);
+    }
   });
 
   it("reports ps-partref (paid 5000 EUR, then 1500 refunded) as partially_refunded with the same 3500 paid", async () => {

@@ -601,35 +601,49 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
   }
 
   /**
-   * Once per ledger (a marker key remembers it): makes every payment that a version before the
-   * order model recorded before its order existed wait for that order, as this version would
-   * have (those versions kept no waiting sets), so the order's PUT attaches it. Run by every
-   * worker at start-up; concurrent runs do the same idempotent writes. Returns how many it found.
+   * Once per ledger (a marker key remembers it), what a ledger written by a version before the
+   * order model lacks: every payment that version recorded before its order existed is made to
+   * wait for that order (it kept no waiting sets), so the order's PUT attaches it; and every
+   * payment and order gets its entry in P:activity (by its last change as recorded), so the
+   * retention compaction can reach it. Run by every worker at start-up; concurrent runs make the
+   * same idempotent writes (ZADD NX). Returns what it did.
    */
-  async function indexLegacyWaiting(): Promise<number> {
-    const marker = `${P}:migrated:waiting`;
-    if (await redis.exists(marker)) return 0;
-    let found = 0;
-    for (const node of primaries(redis)) {
-      // A node of a Cluster has no key prefix of its own: the pattern is the full key.
-      let cursor = "0";
-      do {
-        const [next, keys] = await node.scan(cursor, "MATCH", `${P}:payment:*`, "COUNT", 500);
-        cursor = next;
-        for (const key of keys) {
-          if (key.endsWith(":outbox")) continue;
-          const h = await redis.hgetall(key);
-          const orderId = h["orderId"];
-          if (!isLegacyPayment(h) || !orderId) continue;
-          const member = paymentKeyOf(h["provider"]!, h["providerPaymentId"]!);
-          if (await redis.sismember(k.orderPayments(orderId), member)) continue;
-          await redis.multi().sadd(k.waiting(orderId), member).hincrby(k.order(orderId), "v", 1).exec();
-          found++;
-        }
-      } while (cursor !== "0");
-    }
+  async function upgradeLedger(): Promise<{ waiting: number; activity: number }> {
+    const marker = `${P}:upgraded`;
+    const done = { waiting: 0, activity: 0 };
+    if (await redis.exists(marker)) return done;
+    const since = (iso: string | undefined) => Date.parse(iso ?? "") || now();
+    const scan = async (pattern: string, each: (key: string) => Promise<void>) => {
+      for (const node of primaries(redis)) {
+        // A node of a Cluster has no key prefix of its own: the pattern is the full key.
+        let cursor = "0";
+        do {
+          const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 500);
+          cursor = next;
+          for (const key of keys) await each(key);
+        } while (cursor !== "0");
+      }
+    };
+    await scan(`${P}:payment:*`, async (key) => {
+      if (key.endsWith(":outbox")) return;
+      const h = await redis.hgetall(key);
+      if (!h["provider"]) return;
+      const member = paymentKeyOf(h["provider"], h["providerPaymentId"]!);
+      done.activity += Number(await redis.zadd(k.activity, "NX", since(h["at"]), `p:${member}`));
+      const orderId = h["orderId"];
+      if (!isLegacyPayment(h) || !orderId) return;
+      if (await redis.sismember(k.orderPayments(orderId), member)) return;
+      await redis.multi().sadd(k.waiting(orderId), member).hincrby(k.order(orderId), "v", 1).exec();
+      done.waiting++;
+    });
+    await scan(`${P}:order:*`, async (key) => {
+      if (key.endsWith(":payments") || key.endsWith(":waiting")) return;
+      const h = await redis.hgetall(key);
+      if (!h["orderId"]) return;
+      done.activity += Number(await redis.zadd(k.activity, "NX", since(h["updatedAt"]), `o:${h["orderId"]}`));
+    });
     await redis.set(marker, new Date(now()).toISOString());
-    return found;
+    return done;
   }
 
   /** Every outbox entry, due or not (audits and tests). */
@@ -755,7 +769,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     dueEvents,
     outboxEvents,
     markEmitted,
-    indexLegacyWaiting,
+    upgradeLedger,
   };
 }
 
