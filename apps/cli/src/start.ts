@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   }
   if (process.env["ADMIN_TOKEN"]) {
     const admin = `http://${process.env["ADMIN_HOST"] || "127.0.0.1"}:${process.env["ADMIN_PORT"] || "3001"}`;
-    console.log(`payhooks: admin   ${admin}  (orders /v1/orders/:orderId, dashboard /admin/queues, metrics /metrics; bearer ADMIN_TOKEN)`);
+    console.log(`payhooks: admin   ${admin}  (orders /v1/orders/:orderId, dashboard /admin/queues, metrics /metrics; ADMIN_TOKEN as Bearer, or as the Basic password in a browser)`);
   }
 
   let stopping = false;
