@@ -207,7 +207,8 @@ async function main() {
   const redisCommands = await measureRedisCommands();
   console.log(
     `Redis commands: per acknowledged delivery ${Object.entries(redisCommands.perAck).map(([k, v]) => `${k} ${v.perItem}`).join(", ")}; ` +
-      `per delivered event ${redisCommands.perEvent.perItem} (processing ${redisCommands.processingPerEvent})`,
+      `per delivered event ${redisCommands.perEvent.perItem} (processing ${redisCommands.processingPerEvent}); ` +
+      `per paid order ${JSON.stringify(redisCommands.storagePerPaidOrder)}`,
   );
   const e2eBest = endToEnd.reduce((a, b) => (b.eventsPerSecond > a.eventsPerSecond ? b : a));
   const budgets = {
@@ -309,6 +310,12 @@ function markdown(f) {
     `| per delivered event (Payram, order paid, event to the merchant), ack included | ${f.redisCommands.perEvent.perItem} | ${top(f.redisCommands.perEvent.byCommand)} |`,
     `| per delivered event, processing only (less the Payram ack) | ${f.redisCommands.processingPerEvent} | |`,
     "",
+    ...(f.redisCommands.storagePerPaidOrder
+      ? [
+          `Redis storage per paid order, once every event reached the merchant (BullMQ's kept jobs included): ${f.redisCommands.storagePerPaidOrder.keys} keys (${f.redisCommands.storagePerPaidOrder.ledgerKeys} of them the ledger's), ${n(f.redisCommands.storagePerPaidOrder.bytes)} bytes of \`used_memory\`.`,
+          "",
+        ]
+      : []),
     "## Budgets (reported, not asserted)",
     "",
     "| budget | figure | |",
