@@ -106,3 +106,15 @@ it("the worker schedules the ledger's retention compaction once a day", async ()
     await maintenance.close();
   }
 });
+
+it("warns at start-up when PaymentEvents would have no destination, and only then", async () => {
+  expect(worker.output()).not.toMatch(/"check":"payment-events"/);
+  const nowhere = spawnNode(WORKER_MAIN, { LOG_LEVEL: "info", REDIS_URL: redis.url, QUEUE_PREFIX: `${QUEUE_PREFIX}-nowhere` });
+  try {
+    const line = await nowhere.waitForLine(/"check":"payment-events"/);
+    expect(line).toMatch(/"level":40/);
+    expect(line).toMatch(/PAYMENT_EVENTS_QUEUE=true/);
+  } finally {
+    await nowhere.stop();
+  }
+});

@@ -24,6 +24,10 @@ describe("durabilityWarnings: one warning per unsafe setting", () => {
     ],
     ["one setting not reported", { maxmemoryPolicy: null }, ["unchecked"]],
     ["one not reported, one unsafe", { maxmemoryPolicy: null, appendfsync: "everysec" }, ["unchecked", "appendfsync"]],
+    // fsync always stops syncing while the AOF is rewritten
+    ["fsync always, but not during a rewrite", { noAppendfsyncOnRewrite: "yes" }, ["no-appendfsync-on-rewrite"]],
+    ["fsync always, during rewrites too", { noAppendfsyncOnRewrite: "no" }, []],
+    ["no fsync during rewrites matters not with everysec (already warned)", { appendfsync: "everysec", noAppendfsyncOnRewrite: "yes" }, ["appendfsync"]],
   ])("%s", (_name, settings, expected) => {
     expect(durabilityWarnings({ ...SAFE, ...settings }).map((w) => w.setting)).toEqual(expected);
   });

@@ -16,13 +16,15 @@ export type DurabilitySettings = {
   appendfsync: string | null;
   /** CONFIG GET maxmemory-policy */
   maxmemoryPolicy: string | null;
+  /** CONFIG GET no-appendfsync-on-rewrite: "yes" stops the fsyncs while the AOF is rewritten (absent: not read) */
+  noAppendfsyncOnRewrite?: string | null;
   /** INFO replication connected_slaves */
   connectedReplicas: number | null;
   /** Why CONFIG GET failed (its error message), when it did */
   configError?: string;
 };
 
-export type DurabilitySetting = "appendonly" | "appendfsync" | "maxmemory-policy" | "unchecked";
+export type DurabilitySetting = "appendonly" | "appendfsync" | "no-appendfsync-on-rewrite" | "maxmemory-policy" | "unchecked";
 
 export type DurabilityWarning = {
   setting: DurabilitySetting;
@@ -81,6 +83,15 @@ export function durabilityWarnings(settings: DurabilitySettings): DurabilityWarn
       message: `Redis appendfsync is ${settings.appendfsync}, not always: ${loss}${replicas}; set appendfsync always`,
     });
   }
+  if (settings.appendonly === "yes" && settings.appendfsync === "always" && settings.noAppendfsyncOnRewrite === "yes") {
+    warnings.push({
+      setting: "no-appendfsync-on-rewrite",
+      value: "yes",
+      message:
+        "Redis no-appendfsync-on-rewrite is yes: while the AOF is rewritten, appendfsync always stops syncing, and a crash then " +
+        "can lose acknowledged jobs; set no-appendfsync-on-rewrite no",
+    });
+  }
   if (settings.maxmemoryPolicy !== null && settings.maxmemoryPolicy !== "noeviction") {
     warnings.push({
       setting: "maxmemory-policy",
@@ -116,6 +127,7 @@ export async function readDurabilitySettings(redis: Redis): Promise<DurabilitySe
       appendonly: await configGet(redis, "appendonly"),
       appendfsync: await configGet(redis, "appendfsync"),
       maxmemoryPolicy: await configGet(redis, "maxmemory-policy"),
+      noAppendfsyncOnRewrite: await configGet(redis, "no-appendfsync-on-rewrite"),
       connectedReplicas,
     };
   } catch (err) {

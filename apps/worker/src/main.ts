@@ -87,6 +87,13 @@ function main(): void {
     );
   } else {
     logger.info("merchant webhook delivery disabled: set MERCHANT_WEBHOOK_URL and MERCHANT_WEBHOOK_SECRET to enable it");
+    if (!paymentEvents) {
+      // Nothing would receive a PaymentEvent: each is recorded with its change, then dropped.
+      logger.warn(
+        { check: "payment-events" },
+        "PaymentEvents have no destination and are dropped: set MERCHANT_WEBHOOK_URL (and MERCHANT_WEBHOOK_SECRET), or PAYMENT_EVENTS_QUEUE=true for your own consumers of the payment-events queue",
+      );
+    }
   }
   // Retention: once a day one worker compacts what settled more than LEDGER_RETENTION_DAYS ago.
   // upsertJobScheduler is idempotent, so every worker declares the same scheduler.

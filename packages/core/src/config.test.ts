@@ -275,10 +275,14 @@ describe("loadConfig: RoboKassa", () => {
       "ROBOKASSA_TEST_PASSWORD1: must differ from ROBOKASSA_PASSWORD1",
       "ROBOKASSA_TEST_PASSWORD2: must differ from ROBOKASSA_PASSWORD2",
     ]);
-    // Password #1 of one mode may equal Password #2 of the other: only the same role is compared.
+    // Across the roles too: Password #1 signs what the payer's browser sees (SuccessURL), so a test
+    // Password #2 equal to it would let a payer forge a test ResultURL.
     expect(
-      loadConfig({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2", ROBOKASSA_TEST_PASSWORD1: "p2", ROBOKASSA_TEST_PASSWORD2: "p1" }),
-    ).toMatchObject({ ROBOKASSA_TEST_PASSWORD1: "p2", ROBOKASSA_TEST_PASSWORD2: "p1" });
+      configError({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2", ROBOKASSA_TEST_PASSWORD1: "p2", ROBOKASSA_TEST_PASSWORD2: "p1" }).message.split("\n").sort(),
+    ).toEqual(["ROBOKASSA_TEST_PASSWORD1: must differ from ROBOKASSA_PASSWORD2", "ROBOKASSA_TEST_PASSWORD2: must differ from ROBOKASSA_PASSWORD1"]);
+    expect(
+      loadConfig({ ROBOKASSA_PASSWORD1: "p1", ROBOKASSA_PASSWORD2: "p2", ROBOKASSA_TEST_PASSWORD1: "t1", ROBOKASSA_TEST_PASSWORD2: "t2" }),
+    ).toMatchObject({ ROBOKASSA_TEST_PASSWORD1: "t1", ROBOKASSA_TEST_PASSWORD2: "t2" });
   });
 
   it.each(["md5", "ripemd160", "sha1", "sha256", "sha384", "sha512"])("takes ROBOKASSA_HASH=%s", (hash) => {

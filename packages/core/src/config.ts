@@ -223,9 +223,13 @@ export const ConfigSchema = z
     }
     // A test password equal to the live one would let a notice saying IsTest=1 verify with the
     // live secret (and a live notice pass as a test one): the two must be different secrets.
+    // Across the pairs too: Password #1 signs what the payer's browser sees (SuccessURL), so a
+    // test Password #2 equal to it would let a payer forge a test ResultURL.
     for (const [test, live] of [
       ["ROBOKASSA_TEST_PASSWORD1", "ROBOKASSA_PASSWORD1"],
       ["ROBOKASSA_TEST_PASSWORD2", "ROBOKASSA_PASSWORD2"],
+      ["ROBOKASSA_TEST_PASSWORD2", "ROBOKASSA_PASSWORD1"],
+      ["ROBOKASSA_TEST_PASSWORD1", "ROBOKASSA_PASSWORD2"],
     ] as const) {
       if (c[test] !== undefined && c[test] === c[live]) {
         ctx.addIssue({ code: "custom", path: [test], message: `must differ from ${live}` });

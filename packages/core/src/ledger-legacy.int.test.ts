@@ -76,8 +76,10 @@ const paymentKey = (provider: string, id: string) => `${prefix}:ledger:payment:$
 
 it("the dump holds what this test expects", () => {
   expect(dump.generatedBy).toBe("main at f3a04fc");
-  expect(Object.keys(dump.orders)).toHaveLength(15);
-  expect(legacyPayments).toHaveLength(15);
+  expect(Object.keys(dump.orders)).toHaveLength(16);
+  expect(legacyPayments).toHaveLength(16);
+  // the old version never attached a payment whose order it created afterwards
+  expect(dump.orders["created-after"]).toEqual({ status: "awaiting_payment", paidAmount: 0, payments: 0 });
   expect(dump.orders["ps-partref"]).toEqual({ status: "paid", paidAmount: 3500, payments: 1 });
   // nothing was waiting in the old outbox
   expect(Object.keys(dump.keys).filter((k) => k.endsWith(":outbox"))).toEqual([]);
@@ -105,7 +107,7 @@ describe("a ledger written by f3a04fc, read by the order model", () => {
   it("attaches a payment the old version recorded before its order when the order is created after the upgrade", async () => {
     // The old version kept no waiting sets: a worker's start-up indexes such payments once, and
     // enters every payment and order in the activity index the retention compaction reads.
-    expect(await ledger.upgradeLedger()).toEqual({ waiting: 1, activity: 15 + 15 });
+    expect(await ledger.upgradeLedger()).toEqual({ waiting: 2, activity: 16 + 16 });
     expect(await ledger.upgradeLedger()).toEqual({ waiting: 0, activity: 0 }); // once per ledger
     const put = await ledger.putOrder("after-upgrade", { amount: 2500, currency: "USD" });
     expect(put.order).toMatchObject({ status: "paid", paidAmount: 2500, payments: [expect.objectContaining({ providerPaymentId: "pi_early", counted: 2500 })] });
@@ -116,11 +118,26 @@ describe("a ledger written by f3a04fc, read by the order model", () => {
     await ledger.upgradeLedger();
     const later = createLedger({ redis, prefix, now: () => T0 + 401 * 86_400_000 });
     const compacted = await later.compact(400 * 86_400_000);
-    // every old payment and order, the never-created one too (after the retention its waiting set goes)
+    // every old payment and order, the never-created one too (after the retention its waiting set
+    // goes), but the order the upgrade attached a payment to: it changed at the upgrade, and its
+    // event is still in the outbox
     expect(compacted).toMatchObject({ payments: 15, orders: 15 });
     for (const [orderId, old] of Object.entries(dump.orders)) {
-      expect([orderId, (await later.getOrder(orderId))!.paidAmount]).toEqual([orderId, old.paidAmount]);
+      const paid = orderId === "created-after" ? 1800 : old.paidAmount;
+      expect([orderId, (await later.getOrder(orderId))!.paidAmount]).toEqual([orderId, paid]);
     }
+  });
+
+  it("attaches, at the upgrade, a payment the old version recorded before an order it created afterwards", async () => {
+    expect(await ledger.getOrder("created-after")).toMatchObject({ status: "awaiting_payment", payments: [] });
+    await ledger.upgradeLedger();
+    expect(await ledger.getOrder("created-after")).toMatchObject({
+      status: "paid",
+      paidAmount: 1800,
+      payments: [expect.objectContaining({ providerPaymentId: "pi_before", counted: 1800 })],
+    });
+    // the merchant is told, as a PUT would tell it
+    expect((await ledger.dueEvents()).map((e) => [e.type, e.orderId, e.providerPaymentId])).toEqual([["payment.succeeded", "created-after", "pi_before"]]);
   });
 
   it("reports ps-partref (paid 5000 EUR, then 1500 refunded) as partially_refunded with the same 3500 paid", async () => {
@@ -136,7 +153,7 @@ describe("a ledger written by f3a04fc, read by the order model", () => {
     expect(await ledger.getPayment("payske", "pi_early")).toMatchObject({ orderId: "after-upgrade", attached: false, facts: { settled: 2500 } });
   });
 
-  test.each(legacyPayments.filter(([, id]) => id !== "pi_early").map(([provider, id, h]) => [`${provider}/${id}`, provider, id, h] as const))(
+  test.each(legacyPayments.filter(([, id]) => id !== "pi_early" && id !== "pi_before").map(([provider, id, h]) => [`${provider}/${id}`, provider, id, h] as const))(
     "payment %s is listed on its order and read by getPayment",
     async (_member, provider, id, h) => {
       const payment = await ledger.getPayment(provider, id);

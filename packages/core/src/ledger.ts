@@ -603,7 +603,8 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
   /**
    * Once per ledger (a marker key remembers it), what a ledger written by a version before the
    * order model lacks: every payment that version recorded before its order existed is made to
-   * wait for that order (it kept no waiting sets), so the order's PUT attaches it; and every
+   * wait for that order (it kept no waiting sets), so the order's PUT attaches it — at once, for
+   * an order that exists already; and every
    * payment and order gets its entry in P:activity (by its last change as recorded), so the
    * retention compaction can reach it. Run by every worker at start-up; concurrent runs make the
    * same idempotent writes (ZADD NX). Returns what it did.
@@ -611,6 +612,8 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
   async function upgradeLedger(): Promise<{ waiting: number; activity: number }> {
     const marker = `${P}:upgraded`;
     const done = { waiting: 0, activity: 0 };
+    /** orders that exist and have a payment waiting: attached at the end, as their own PUT would */
+    const existing = new Set<string>();
     if (await redis.exists(marker)) return done;
     const since = (iso: string | undefined) => Date.parse(iso ?? "") || now();
     const scan = async (pattern: string, each: (key: string) => Promise<void>) => {
@@ -634,6 +637,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
       if (!isLegacyPayment(h) || !orderId) return;
       if (await redis.sismember(k.orderPayments(orderId), member)) return;
       await redis.multi().sadd(k.waiting(orderId), member).hincrby(k.order(orderId), "v", 1).exec();
+      if (await redis.hexists(k.order(orderId), "orderId")) existing.add(orderId);
       done.waiting++;
     });
     await scan(`${P}:order:*`, async (key) => {
@@ -642,6 +646,20 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
       if (!h["orderId"]) return;
       done.activity += Number(await redis.zadd(k.activity, "NX", since(h["updatedAt"]), `o:${h["orderId"]}`));
     });
+    // An order the old version created after its payment would wait for its next PUT: attach now,
+    // with the order's own terms (one event per attached payment, as a PUT emits).
+    for (const orderId of existing) {
+      const o = await readOrder(orderId);
+      if (!o) continue;
+      await putOrder(orderId, {
+        amount: o.amount,
+        currency: o.currency,
+        livemode: o.livemode,
+        refundable: o.refundable,
+        references: o.references,
+        items: o.items,
+      });
+    }
     await redis.set(marker, new Date(now()).toISOString());
     return done;
   }
@@ -701,15 +719,19 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     const cutoff = now() - retentionMs;
     const counts = { payments: 0, orders: 0, left: 0, indexEntries: 0 };
     for (;;) {
-      // Members not compacted stay in P:activity; skip past them.
+      // Members not compacted that are still due stay in range: page past them.
       const members = await redis.zrangebyscore(k.activity, "-inf", cutoff, "LIMIT", counts.left, batchSize);
       if (members.length === 0) break;
       for (const m of members) {
         const isPayment = m.startsWith("p:");
         const done = isPayment ? await compactPayment(m.slice(2)) : await compactOrder(m.slice(2));
-        if (!done) counts.left++;
-        else if (isPayment) counts.payments++;
-        else counts.orders++;
+        if (done && isPayment) counts.payments++;
+        else if (done) counts.orders++;
+        else {
+          // One that changed meanwhile left the range (its score moved on): the offset must not count it.
+          const score = await redis.zscore(k.activity, m);
+          if (score !== null && Number(score) <= cutoff) counts.left++;
+        }
       }
     }
     for (const name of await redis.smembers(k.indexes)) {
