@@ -485,12 +485,13 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
         redis.get(k.ref(provider, providerPaymentId)),
       ]);
       const named = paymentHash["orderId"] || null;
-      const legacyAttached = isLegacyPayment(paymentHash) && named !== null;
-      const attachedTo = paymentHash["attached"] === "1" || legacyAttached ? named : null;
+      // A legacy record keeps no attached flag: its named order comes first, and it is attached
+      // when that order lists it (parsePayment takes the order only then).
+      const legacyNamed = isLegacyPayment(paymentHash) && named !== null;
+      const attachedTo = paymentHash["attached"] === "1" || legacyNamed ? named : null;
       const orderId = attachedTo ?? request.orderId ?? named ?? refOrderId ?? null;
       const { order, v: orderVersion } = orderId ? await readOrderWithVersion(orderId) : { order: null, v: "0" };
-      let payment = parsePayment(paymentHash, legacyAttached && order && order.payments[member] ? order : null);
-      if (payment && legacyAttached && !(order && order.payments[member])) payment = { ...payment, attached: false };
+      const payment = parsePayment(paymentHash, legacyNamed && order?.payments[member] ? order : null);
       const decision = request.decide({ payment, order });
 
       let facts: PaymentFacts;
