@@ -51,3 +51,28 @@ export { createJobIndex } from "./job-index";
 export type { IndexedJob, JobIndex } from "./job-index";
 export { redactForDisplay } from "./redact";
 export { oldestWaitingAt } from "./queue-depth";
+export { REQUEST_OUTCOMES } from "./provider-module";
+export type {
+  AppliedChange,
+  CallResult,
+  ConfigOf,
+  ConfigPart,
+  IngressContext,
+  IngressDecision,
+  IngressPart,
+  NotificationResult,
+  PaymentChange,
+  ProviderModule,
+  QueuedDelivery,
+  RequestOutcome,
+  RouteSpec,
+  Scenario,
+  ScenarioContext,
+  SimulatedOrder,
+  SimulatedRequest,
+  SimulatorPart,
+  WebhookReply,
+  WebhookRequest,
+  WorkerContext,
+  WorkerPart,
+} from "./provider-module";
