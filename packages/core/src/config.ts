@@ -6,7 +6,7 @@ import { clusterUrl, isClusterUrl, parseClusterNodes, parseClusterUrl, type Clus
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** A decimal integer written as digits only ("0x10", "1e3" and " " are refused, not coerced). */
-const Int = (min: number, max: number) =>
+export const Int = (min: number, max: number) =>
   z.string().regex(/^\d{1,15}$/, "must be a whole number").transform(Number).pipe(z.number().min(min).max(max));
 const port = (fallback: number) => Int(0, 65_535).default(fallback);
 
@@ -67,7 +67,7 @@ const TrustProxy = z.string().transform((s, ctx): boolean | number | string => {
 });
 
 /** "185.234.113.1-185.234.113.15, 10.0.0.0/8, ::1" → a BlockList of the allowed callers. */
-const AddressList = z.string().transform((s, ctx) => {
+export const AddressList = z.string().transform((s, ctx) => {
   const list = new BlockList();
   for (const raw of s.split(",")) {
     const entry = raw.trim();
@@ -88,18 +88,18 @@ const AddressList = z.string().transform((s, ctx) => {
   return list;
 });
 
-/**
- * The whole environment payhooks reads, parsed once by each process's main.ts.
- * Empty strings count as unset (docker-compose passes `VAR=` through as "").
- */
 /** Comma-separated secrets (several while one is rotated), each used verbatim. */
-const SecretList = z
+export const SecretList = z
   .string()
   .transform((s) => s.split(",").map((x) => x.trim()))
   .refine((list) => list.every((x) => x.length > 0), "must not hold an empty secret (check the commas)");
 
-export const ConfigSchema = z
-  .object({
+/**
+ * The variables every process reads whatever providers it serves. Each provider module adds its
+ * own fragment (ProviderModule.config); `@payhooks/providers` joins them into the one schema
+ * each process's main.ts parses. Empty strings count as unset (docker-compose passes `VAR=` as "").
+ */
+export const BaseConfigObject = z.object({
     /**
      * @defaultValue redis://127.0.0.1:6379 — also accepts unix:///path/to/redis.sock, and
      * redis+cluster://[user:pass@]host:port,host:port for a Redis Cluster.
@@ -139,54 +139,9 @@ export const ConfigSchema = z
     LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
     /** Express `trust proxy`: which proxies' X-Forwarded-For is believed for the client address. @defaultValue false */
     TRUST_PROXY: TrustProxy.default(false),
-    /** Payme cashbox KEY: enables Payme. ChangePassword replaces it at run time (the new key lives in Redis). */
-    PAYME_KEY: z.string().min(1).optional(),
-    /** Payme sandbox TEST_KEY; accepted only with PAYME_ALLOW_TEST_KEY=true. */
-    PAYME_TEST_KEY: z.string().min(1).optional(),
-    PAYME_ALLOW_TEST_KEY: z.enum(["true", "false"]).default("false").transform((s) => s === "true"),
-    /** Basic-auth login Payme sends. @defaultValue Paycom */
-    PAYME_LOGIN: z.string().min(1).default("Paycom"),
-    /** The `account` field that holds the order id. @defaultValue order_id */
-    PAYME_ACCOUNT_FIELD: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, "must be a plain field name").default("order_id"),
-    /** How long the ingress waits for a worker's answer before replying -32400. @defaultValue 5000 */
-    PAYME_RPC_TIMEOUT_MS: Int(100, 60_000).default(5_000),
-    /** Only these callers may call the Payme endpoint (Payme uses 185.234.113.1-185.234.113.15). Unset: anyone. */
-    PAYME_ALLOWED_IPS: AddressList.optional(),
     /** Test harnesses only (refused unless NODE_ENV=test): shifts the worker's clock, e.g. past Payme's 12 hours. */
     CLOCK_OFFSET_MS: Int(0, 10 * 365 * 86_400_000).default(0),
     NODE_ENV: z.string().optional(),
-    /** Payram project API key: the HMAC key of X-Payram-Signature and the legacy API-Key value. */
-    PAYRAM_WEBHOOK_SECRET: z.string().min(1).optional(),
-    /**
-     * Payske endpoint signing secret(s), comma-separated while one is rotated: a delivery signed
-     * with any of them is accepted. Used verbatim as the HMAC key (`whsec_` included).
-     */
-    PAYSKE_WEBHOOK_SECRET: SecretList.optional(),
-    /**
-     * Payske test-mode endpoint secret(s), comma-separated likewise. An event verified only by one
-     * of these is test traffic whatever its body says: it pays only test orders.
-     */
-    PAYSKE_TEST_WEBHOOK_SECRET: SecretList.optional(),
-    /** How old a Payske-Signature timestamp may be, in seconds; 0 turns the check off. @defaultValue 300 */
-    PAYSKE_TOLERANCE_SECONDS: Int(0, 86_400).default(300),
-    /** The metadata key that holds the order id on Payske objects. @defaultValue order_id */
-    PAYSKE_ORDER_METADATA_KEY: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, "must be a plain metadata key").default("order_id"),
-    /** RoboKassa shop Password #1 (SuccessURL signatures); with Password #2 it enables RoboKassa. */
-    ROBOKASSA_PASSWORD1: z.string().min(1).optional(),
-    /** RoboKassa shop Password #2 (ResultURL signatures). */
-    ROBOKASSA_PASSWORD2: z.string().min(1).optional(),
-    /** Test-mode passwords, chosen for notices with IsTest=1; without them such notices are refused. */
-    ROBOKASSA_TEST_PASSWORD1: z.string().min(1).optional(),
-    ROBOKASSA_TEST_PASSWORD2: z.string().min(1).optional(),
-    /** The shop's signature algorithm, as set in its cabinet. @defaultValue md5 */
-    ROBOKASSA_HASH: z.enum(["md5", "ripemd160", "sha1", "sha256", "sha384", "sha512"]).default("md5"),
-    /** A Shp_ parameter that carries the order id; unset, InvId is the order id. */
-    ROBOKASSA_ORDER_PARAM: z.string().regex(/^shp_[A-Za-z0-9_]{1,60}$/i, "must be a Shp_ parameter name such as Shp_order_id").optional(),
-    /** The shop's currency: OutSum is in it, and only orders in it can be paid. @defaultValue RUB */
-    ROBOKASSA_CURRENCY: z.string().regex(/^[A-Z]{3}$/, "must be an upper-case currency code such as RUB or KZT").default("RUB"),
-    /** Where the payer's browser goes after SuccessURL (with ?order_id=…); unset, a short page says what happened. */
-    ROBOKASSA_SUCCESS_REDIRECT: z.url({ protocol: /^https?$/ }).optional(),
-    ROBOKASSA_FAIL_REDIRECT: z.url({ protocol: /^https?$/ }).optional(),
     /** Where PaymentEvents are POSTed, signed per Standard Webhooks. */
     MERCHANT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
     MERCHANT_WEBHOOK_SECRET: WhsecSecret.optional(),
@@ -207,94 +162,66 @@ export const ConfigSchema = z
     LEDGER_RETENTION_DAYS: Int(30, 3_650).default(400),
     /** How much of the merchant's response body a delivery reads; the rest is discarded unread. @defaultValue 65536 */
     MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: Int(0, 16 * 1024 * 1024).default(64 * 1024),
-  })
-  .superRefine((c, ctx) => {
-    if (c.CLOCK_OFFSET_MS !== 0 && c.NODE_ENV !== "test") {
-      ctx.addIssue({ code: "custom", path: ["CLOCK_OFFSET_MS"], message: "is for tests only: set NODE_ENV=test to use it" });
-    }
-    for (const [a, b] of [
-      ["ROBOKASSA_PASSWORD1", "ROBOKASSA_PASSWORD2"],
-      ["ROBOKASSA_TEST_PASSWORD1", "ROBOKASSA_TEST_PASSWORD2"],
-    ] as const) {
-      if ((c[a] === undefined) !== (c[b] === undefined)) {
-        const missing = c[a] === undefined ? a : b;
-        ctx.addIssue({ code: "custom", path: [missing], message: `is required with ${missing === a ? b : a}` });
-      }
-    }
-    // A test password equal to the live one would let a notice saying IsTest=1 verify with the
-    // live secret (and a live notice pass as a test one): the two must be different secrets.
-    // Across the pairs too: Password #1 signs what the payer's browser sees (SuccessURL), so a
-    // test Password #2 equal to it would let a payer forge a test ResultURL.
-    for (const [test, live] of [
-      ["ROBOKASSA_TEST_PASSWORD1", "ROBOKASSA_PASSWORD1"],
-      ["ROBOKASSA_TEST_PASSWORD2", "ROBOKASSA_PASSWORD2"],
-      ["ROBOKASSA_TEST_PASSWORD2", "ROBOKASSA_PASSWORD1"],
-      ["ROBOKASSA_TEST_PASSWORD1", "ROBOKASSA_PASSWORD2"],
-    ] as const) {
-      if (c[test] !== undefined && c[test] === c[live]) {
-        ctx.addIssue({ code: "custom", path: [test], message: `must differ from ${live}` });
-      }
-    }
-    if (c.PAYME_ALLOW_TEST_KEY && !c.PAYME_TEST_KEY) {
-      ctx.addIssue({ code: "custom", path: ["PAYME_TEST_KEY"], message: "is required when PAYME_ALLOW_TEST_KEY=true" });
-    }
-    if (c.PAYME_KEY && c.PAYME_TEST_KEY && c.PAYME_KEY === c.PAYME_TEST_KEY) {
-      ctx.addIssue({ code: "custom", path: ["PAYME_TEST_KEY"], message: "must differ from PAYME_KEY" });
-    }
-    const shared = (c.PAYSKE_TEST_WEBHOOK_SECRET ?? []).filter((x) => (c.PAYSKE_WEBHOOK_SECRET ?? []).includes(x));
-    if (shared.length > 0) {
-      ctx.addIssue({ code: "custom", path: ["PAYSKE_TEST_WEBHOOK_SECRET"], message: "must not repeat a secret of PAYSKE_WEBHOOK_SECRET" });
-    }
-    if (c.MERCHANT_WEBHOOK_URL && !c.MERCHANT_WEBHOOK_SECRET) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["MERCHANT_WEBHOOK_SECRET"],
-        message: "is required when MERCHANT_WEBHOOK_URL is set",
-      });
-    }
-    if (c.REDIS_URL !== undefined && c.REDIS_CLUSTER_NODES !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["REDIS_CLUSTER_NODES"], message: "set it or REDIS_URL, not both" });
-    }
-  })
-  // One connection setting from here on: REDIS_CLUSTER_NODES becomes a redis+cluster:// REDIS_URL.
-  .transform(({ REDIS_CLUSTER_NODES: nodes, ...c }) => ({
-    ...c,
-    REDIS_URL: c.REDIS_URL ?? (nodes ? clusterUrl(nodes) : DEFAULT_REDIS_URL),
-  }));
+  });
 
-export type Config = z.infer<typeof ConfigSchema>;
+type BaseFields = z.infer<typeof BaseConfigObject>;
+type Issue = (variable: string, message: string) => void;
 
-/** Providers whose secrets are present; the others answer 503 provider_not_configured. */
-export function enabledProviders(config: Config): Record<"payme" | "payram" | "payske" | "robokassa", boolean> {
-  return {
-    payme: config.PAYME_KEY !== undefined,
-    payram: config.PAYRAM_WEBHOOK_SECRET !== undefined,
-    payske: config.PAYSKE_WEBHOOK_SECRET !== undefined || config.PAYSKE_TEST_WEBHOOK_SECRET !== undefined,
-    robokassa: config.ROBOKASSA_PASSWORD1 !== undefined && config.ROBOKASSA_PASSWORD2 !== undefined,
-  };
+/** What spans several base variables. */
+function refineBase(c: BaseFields, issue: Issue): void {
+  if (c.CLOCK_OFFSET_MS !== 0 && c.NODE_ENV !== "test") issue("CLOCK_OFFSET_MS", "is for tests only: set NODE_ENV=test to use it");
+  if (c.MERCHANT_WEBHOOK_URL && !c.MERCHANT_WEBHOOK_SECRET) issue("MERCHANT_WEBHOOK_SECRET", "is required when MERCHANT_WEBHOOK_URL is set");
+  if (c.REDIS_URL !== undefined && c.REDIS_CLUSTER_NODES !== undefined) issue("REDIS_CLUSTER_NODES", "set it or REDIS_URL, not both");
 }
 
+/** One connection setting from here on: REDIS_CLUSTER_NODES becomes a redis+cluster:// REDIS_URL. */
+function finish<T extends BaseFields>({ REDIS_CLUSTER_NODES: nodes, ...c }: T): Omit<T, "REDIS_CLUSTER_NODES"> & { REDIS_URL: string } {
+  return { ...c, REDIS_URL: c.REDIS_URL ?? (nodes ? clusterUrl(nodes) : DEFAULT_REDIS_URL) };
+}
+
+/** The base variables' parsed form. */
+export type BaseConfig = ReturnType<typeof finish<BaseFields>>;
+
+/** A fragment to join: a module's variables and what spans them. */
+export type ConfigFragment = {
+  /** who declares these variables, for the error a duplicate name gives */
+  owner: string;
+  shape: z.ZodRawShape;
+  refine?(config: Record<string, unknown>, issue: Issue): void;
+};
+
 /**
- * For a process's main.ts only: the parsed configuration, or — for a bad environment — one
- * line per variable on stderr (`payhooks <role>: invalid configuration: PORT: …`) and exit 1.
+ * The base schema joined with every fragment. Two fragments (or a fragment and the base) that
+ * declare one variable are a programming error, thrown at once: one would silently win.
  */
-export function loadConfigOrExit(role: string, env: NodeJS.ProcessEnv = process.env): Config {
-  try {
-    return loadConfig(env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const line of err.message.split("\n")) console.error(`payhooks ${role}: invalid configuration: ${line}`);
-    process.exit(1);
+export function buildConfigSchema(fragments: readonly ConfigFragment[]) {
+  const shape: z.ZodRawShape = { ...BaseConfigObject.shape };
+  const owners = new Map<string, string>(Object.keys(shape).map((k) => [k, "core"]));
+  for (const f of fragments) {
+    for (const name of Object.keys(f.shape)) {
+      const taken = owners.get(name);
+      if (taken) throw new Error(`configuration variable ${name} is declared by both ${taken} and ${f.owner}`);
+      owners.set(name, f.owner);
+    }
+    Object.assign(shape, f.shape);
   }
+  return z
+    .object(shape)
+    .superRefine((c, ctx) => {
+      const issue: Issue = (variable, message) => ctx.addIssue({ code: "custom", path: [variable], message });
+      refineBase(c as BaseFields, issue);
+      for (const f of fragments) f.refine?.(c, issue);
+    })
+    .transform((c) => finish(c as BaseFields) as BaseConfig & Record<string, unknown>);
 }
 
 /**
- * Parses the environment. Throws ConfigError whose message has one line per bad variable,
- * e.g. `PORT: Too big: expected number to be <=65535`. Never logs values (they may be secrets).
+ * Parses the environment with `schema`. Throws ConfigError whose message has one line per bad
+ * variable, e.g. `PORT: Too big: expected number to be <=65535`. Never logs values (they may be secrets).
  */
-export function loadConfig(env: NodeJS.ProcessEnv): Config {
+export function parseEnvironment<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv): T {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
-  const result = ConfigSchema.safeParse(cleaned);
+  const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
   // One line per variable: its first problem is enough to fix it.
   const lines = new Map<string, string>();
@@ -303,4 +230,23 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     if (!lines.has(name)) lines.set(name, `${name}: ${issue.message}`);
   }
   throw new ConfigError([...lines.values()].join("\n"));
+}
+
+/**
+ * For a process's main.ts only: `parse(env)`, or — for a bad environment — one line per variable
+ * on stderr (`payhooks <role>: invalid configuration: PORT: …`) and exit 1.
+ */
+export function parseOrExit<T>(role: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const line of err.message.split("\n")) console.error(`payhooks ${role}: invalid configuration: ${line}`);
+    process.exit(1);
+  }
+}
+
+/** The base variables alone (tools that serve no provider). */
+export function loadBaseConfig(env: NodeJS.ProcessEnv): BaseConfig {
+  return parseEnvironment(buildConfigSchema([]), env);
 }

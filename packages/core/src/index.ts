@@ -1,5 +1,5 @@
-export { ConfigSchema, enabledProviders, loadConfig, loadConfigOrExit } from "./config";
-export type { Config } from "./config";
+export { AddressList, BaseConfigObject, Int, SecretList, buildConfigSchema, loadBaseConfig, parseEnvironment, parseOrExit } from "./config";
+export type { BaseConfig, ConfigFragment } from "./config";
 export { constantTimeEqual, hmacSha256, sha256Hex } from "./crypto";
 export { EnvelopeSchema } from "./envelope";
 export type { Envelope } from "./envelope";
@@ -76,3 +76,6 @@ export type {
   WorkerContext,
   WorkerPart,
 } from "./provider-module";
+export { MAX_JSON_DEPTH, authenticatedBody, parseJsonBody, withinDepth } from "./json-body";
+export type { JsonBody } from "./json-body";
+export { flatHeaders, keptHeaders } from "./headers";

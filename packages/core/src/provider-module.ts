@@ -8,7 +8,7 @@
  */
 import type { z } from "zod";
 import type { Envelope } from "./envelope";
-import type { ApplyResult, Ledger, OrderInput, OrderView } from "./ledger";
+import type { ApplyResult, Ledger, OrderInput } from "./ledger";
 import type { Logger } from "./logger";
 import type { ProviderId } from "./provider";
 import type { Redis } from "./redis";
@@ -169,48 +169,63 @@ export type WorkerPart<C> =
 export type SimulatedRequest = {
   /** what the provider does in this step, e.g. `CreateTransaction` or `PARTIALLY_FILLED` */
   name: string;
-  method: "POST" | "GET";
+  /** @defaultValue POST */
+  method?: "POST" | "GET";
+  /** the route, e.g. `/webhooks/payram`; a GET notice carries its query here */
   path: string;
-  /** appended after "?" (GET notices) */
-  query?: string;
-  headers: Record<string, string>;
+  headers: Readonly<Record<string, string>>;
   body: string;
-  /** the request for people, with no secret in it (`Authorization: Paycom:***`) */
+  /** the request for people, with no secret in it (`Basic Paycom:***`) */
   summary: string;
   /** what the provider expects to hear, in words */
   expected: string;
-  /** whether the answer is what the provider expects */
-  check(status: number, body: string): boolean;
-  /** an asynchronous notice: the simulator waits for the worker to apply it */
-  async: boolean;
+  /** whether the answer (parsed when it is JSON, else the text) is what the provider expects */
+  accept(status: number, answer: unknown): boolean;
+  /** why such an answer may have come, for the report (a refused secret, an unknown order) */
+  hint?(status: number, answer: unknown): string | undefined;
+  /**
+   * An asynchronous notice: after it is accepted the simulator waits until the order shows this
+   * payment (in this provider status), as a provider's next notice would come after it.
+   */
+  settles?: { paymentId: string; providerStatus?: string };
 };
 
-export type SimulatedOrder = OrderInput & { orderId: string };
+/** The order a scenario plays against. */
+export type SimulatedOrder = {
+  orderId: string;
+  /** integer minor units of `currency` */
+  amount: number;
+  currency: string;
+  refundable: boolean;
+  references: Partial<Record<ProviderId, string>>;
+  /** `created` through the admin API, `existing` as read from it, `assumed` without the admin API */
+  source: "created" | "existing" | "assumed";
+};
 
 export type ScenarioContext<C> = {
   config: C;
   order: SimulatedOrder;
-  now(): number;
-  /** sends one request and returns its answer, so a later step can build on it */
-  send(request: SimulatedRequest): Promise<{ status: number; body: string }>;
+  /** sends one request; true when it was answered as the provider expects (else the scenario should stop) */
+  send(request: SimulatedRequest): Promise<boolean>;
   /** a line the report shows (what is not simulated, why a step was skipped) */
   note(line: string): void;
-  /** the order as the admin API shows it, when it is on */
-  readOrder(): Promise<OrderView | null>;
 };
 
 export type Scenario<C> = {
+  /** the line `payhooks simulate --help` shows */
   description: string;
-  /** the order the scenario pays, when the admin API creates one: overrides of the module's default */
-  order?: Partial<OrderInput>;
+  /** a variable the scenario cannot be signed without, and why; null when all are there */
+  missing?(config: C): { variable: string; why: string } | null;
   run(ctx: ScenarioContext<C>): Promise<void>;
 };
 
 export type SimulatorPart<C> = {
-  /** a realistic order in the provider's own currency (amount in minor units) */
-  defaultOrder: { amount: number; currency: string };
-  /** the variables a scenario needs, with why (a missing one is a clear refusal) */
-  requires(config: C): string | null;
+  /** the order a scenario creates through the admin API: realistic, in the provider's own currency */
+  order(config: C, scenario: string): OrderInput;
+  /** order ids this provider can name: `numeric` when it names orders by a number (RoboKassa's InvId) */
+  orderIds?(config: C): "numeric" | "any";
+  /** a variable every scenario needs (checked before anything is sent), else null */
+  missing(config: C): { variable: string; why: string } | null;
   scenarios: Readonly<Record<string, Scenario<C>>>;
 };
 

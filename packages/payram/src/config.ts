@@ -1,0 +1,16 @@
+import { z } from "zod";
+import type { ConfigPart } from "@payhooks/core";
+
+const shape = {
+  /** Payram project API key: the HMAC key of X-Payram-Signature and the legacy API-Key value. */
+  PAYRAM_WEBHOOK_SECRET: z.string().min(1).optional(),
+};
+
+/** Payram's variables (docs/protocols/payram.md#configuration). */
+export const payramConfig = {
+  schema: z.object(shape),
+  secrets: ["PAYRAM_WEBHOOK_SECRET"],
+  enabled: (c) => c.PAYRAM_WEBHOOK_SECRET !== undefined,
+} satisfies ConfigPart<typeof shape>;
+
+export type PayramConfig = z.infer<typeof payramConfig.schema>;
