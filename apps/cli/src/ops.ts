@@ -10,6 +10,10 @@ import {
   type ProviderId,
   type RedisConnection,
 } from "@payhooks/core";
+import { SENSITIVE_FIELDS } from "@payhooks/providers";
+
+/** The keys the provider modules name as sensitive, masked along with the generic ones. */
+const SENSITIVE_KEYS: ReadonlySet<string> = new Set(SENSITIVE_FIELDS);
 
 export const QUEUE_NAMES = Object.values(QUEUES) as string[];
 export const STATES = ["failed", "delayed", "active", "waiting", "completed"] as const;
@@ -166,10 +170,10 @@ export function createOps(deps: { redis: RedisConnection; prefix: string; now?: 
       processedBy: j.processedBy ?? null,
       processedOn: j.processedOn ? new Date(j.processedOn).toISOString() : null,
       finishedOn: j.finishedOn ? new Date(j.finishedOn).toISOString() : null,
-      data: redactForDisplay(j.data),
+      data: redactForDisplay(j.data, "", SENSITIVE_KEYS),
       result: j.returnvalue ?? null,
       errors: (j.stacktrace ?? []).map((stack) => stack.split("\n").slice(0, 6).join("\n")),
-      ledger: entry ? redactForDisplay(entry) : null,
+      ledger: entry ? redactForDisplay(entry, "", SENSITIVE_KEYS) : null,
     };
   }
 

@@ -5,7 +5,8 @@
  * refused action, 2 bad usage, 3 Redis unreachable.
  */
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError, createRedis, keyPrefix, loadConfig, type RedisConnection } from "@payhooks/core";
+import { ConfigError, createRedis, keyPrefix, type RedisConnection } from "@payhooks/core";
+import { loadConfig } from "@payhooks/providers";
 import { CliError, EXIT, QUEUE_NAMES, STATES, createOps, parseSince, type Ops, type State } from "./ops";
 import { SCENARIOS, SimulationError, formatReport, simulate } from "./simulate";
 

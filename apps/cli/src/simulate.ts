@@ -49,7 +49,7 @@ export const SCENARIOS = {
     failed: "payment_intent.payment_failed (card declined): order stays awaiting_payment",
     checkout: "checkout.session.completed, paid, naming the order by client_reference_id: paid",
   },
-} as const satisfies Record<ProviderId, Record<string, string>>;
+} as const satisfies Partial<Record<ProviderId, Record<string, string>>>;
 
 export type SimulatedProvider = keyof typeof SCENARIOS;
 

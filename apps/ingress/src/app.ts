@@ -3,22 +3,15 @@ import type { Logger, Redis } from "@payhooks/core";
 import { accessLog } from "./access-log";
 import { createErrorHandler } from "./http-errors";
 import type { RequestMetrics } from "./metrics";
-import { createPaymeRouter, type PaymeRouteDeps } from "./routes/payme";
-import { createPayramRouter, type PayramRouteDeps } from "./routes/payram";
-import { createPayskeRouter, type PayskeRouteDeps } from "./routes/payske";
-import { createRobokassaRouter, type RobokassaRouteDeps } from "./routes/robokassa";
+import { createProviderRouter, type ProviderRuntime } from "./pipeline";
 
 export type IngressDeps = {
   logger: Logger;
   /** the producer connection; /readyz pings it */
   redis: Pick<Redis, "ping">;
-  providers: {
-    payme: PaymeRouteDeps["provider"];
-    payram: PayramRouteDeps["provider"];
-    payske: PayskeRouteDeps["provider"];
-    robokassa: RobokassaRouteDeps["provider"];
-  };
-  /** Express `trust proxy` (TRUST_PROXY): decides the client address PAYME_ALLOWED_IPS checks. @defaultValue false */
+  /** every provider in the registry, configured or not (an unconfigured one answers in its dialect that it is not) */
+  providers: readonly ProviderRuntime[];
+  /** Express `trust proxy` (TRUST_PROXY): decides the client address an allow-list checks. @defaultValue false */
   trustProxy?: boolean | number | string;
   /** @defaultValue 256 KiB */
   bodyLimit?: number;
@@ -49,10 +42,9 @@ export function createApp(deps: IngressDeps): Express {
     }
   });
 
-  app.use(createPaymeRouter({ provider: deps.providers.payme, bodyLimit, logger, now, metrics }));
-  app.use(createRobokassaRouter({ provider: deps.providers.robokassa, bodyLimit, enqueueTimeoutMs, now, metrics }));
-  app.use(createPayskeRouter({ provider: deps.providers.payske, bodyLimit, enqueueTimeoutMs, now, metrics }));
-  app.use(createPayramRouter({ provider: deps.providers.payram, bodyLimit, enqueueTimeoutMs, now, metrics }));
+  for (const provider of deps.providers) {
+    app.use(createProviderRouter(provider, { logger, bodyLimit, enqueueTimeoutMs, now, ...(metrics ? { metrics } : {}) }));
+  }
 
   app.use((_req, res) => void res.status(404).json({ error: "not_found" }));
   app.use(createErrorHandler(logger));

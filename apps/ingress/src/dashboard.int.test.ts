@@ -246,7 +246,7 @@ describe("with the admin token", () => {
       expect(shown.rawBody).toMatch(/^\[redacted: \d+ bytes\]$/);
       expect(shown.provider).toBe(job.data.provider);
       // The job in Redis is untouched: a retry processes what the provider sent.
-      expect((await providerQueues[job.data.provider as Envelope["provider"]].getJob(job.id!))?.data).toEqual(job.data);
+      expect((await providerQueues[job.data.provider as keyof typeof providerQueues].getJob(job.id!))?.data).toEqual(job.data);
     }
     const payskeShown = ((await (await call("GET", "/api/queues/payske/payske-evt_1QdashA", auth)).json()) as { job: { data: Envelope } }).job
       .data.payload as typeof payske;

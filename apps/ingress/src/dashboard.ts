@@ -5,6 +5,10 @@ import { ExpressAdapter } from "@bull-board/express";
 import { Queue } from "bullmq";
 import { Router, type RequestHandler } from "express";
 import { QUEUES, createRedis, redactForDisplay, type Logger } from "@payhooks/core";
+import { SENSITIVE_FIELDS } from "@payhooks/providers";
+
+/** The keys the provider modules name as sensitive, masked along with the generic ones. */
+const SENSITIVE_KEYS: ReadonlySet<string> = new Set(SENSITIVE_FIELDS);
 
 /** Where the admin app serves the dashboard; every request under it needs the admin token (Bearer or Basic). */
 export const DASHBOARD_PATH = "/admin/queues";
@@ -99,7 +103,7 @@ function maskValues(value: unknown): unknown {
  * It returns a copy; the job itself is untouched.
  */
 export function maskJobField(value: unknown): unknown {
-  return maskValues(redactForDisplay(value));
+  return maskValues(redactForDisplay(value, "", SENSITIVE_KEYS));
 }
 
 type BoardParams = Record<string, string | undefined>;

@@ -25,7 +25,7 @@ import { parsePayramNotification, payramJobId, signForTest as payramSign } from 
 import { payskeSignature } from "@payhooks/payske";
 import { robokassaJobId, signForTest as robokassaSign } from "@payhooks/robokassa";
 import { paymeAuth, removeRedisServer, startIngress, startRedisServer, type RedisServer } from "@payhooks/testing";
-import { MAX_JSON_DEPTH } from "./json-body";
+import { MAX_JSON_DEPTH } from "@payhooks/core";
 
 const SEED = Number(process.env["FUZZ_SEED"] ?? 20_240_611);
 /** Inputs per property; each property states its own count relative to this. */

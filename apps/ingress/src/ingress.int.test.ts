@@ -1,11 +1,13 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Queue } from "bullmq";
-import { QUEUES, createLedger, createLogger, createRedis, type RedisConnection } from "@payhooks/core";
+import { PROVIDER_IDS, QUEUES, createLedger, createLogger, createRedis, type ProviderId, type RedisConnection } from "@payhooks/core";
+import { loadConfig } from "@payhooks/providers";
 import { signForTest } from "@payhooks/payram";
 import { removeRedisServer, startRedisServer, waitFor, type RedisServer } from "@payhooks/testing";
 import { createAdminApp } from "./admin";
 import { createApp } from "./app";
+import { createProviderRuntimes } from "./providers";
 
 const SECRET = "payram-project-api-key";
 const PREFIX = "ingress-test";
@@ -15,6 +17,8 @@ const NOW_MS = 1_700_000_000_000;
 let redisServer: RedisServer;
 let redis: RedisConnection;
 let queue: Queue;
+let queues: Record<ProviderId, Queue>;
+const logger = createLogger({ level: "silent", name: "test" });
 let server: Server;
 let base: string;
 
@@ -29,8 +33,9 @@ beforeAll(async () => {
   redis = createRedis(redisServer.url, "producer", "ingress-test");
   redis.on("error", () => undefined);
   await waitFor(() => redis.status === "ready", "redis ready");
-  queue = new Queue(QUEUES.payram, { connection: redis, prefix: PREFIX });
-  queue.on("error", () => undefined);
+  queues = Object.fromEntries(PROVIDER_IDS.map((id) => [id, new Queue(QUEUES[id], { connection: redis, prefix: PREFIX })])) as Record<ProviderId, Queue>;
+  for (const q of Object.values(queues)) q.on("error", () => undefined);
+  queue = queues.payram;
   server = await listen(
     createApp({
       logger: createLogger({ level: "silent", name: "test" }),
@@ -38,7 +43,7 @@ beforeAll(async () => {
       bodyLimit: 4 * 1024,
       enqueueTimeoutMs: 1_000,
       now: () => NOW_MS,
-      providers: { payme: null, payram: { secrets: [SECRET], queue }, payske: null, robokassa: null },
+      providers: createProviderRuntimes(loadConfig({ PAYRAM_WEBHOOK_SECRET: SECRET }), { redis, prefix: PREFIX, logger, queues }),
     }),
   );
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -50,7 +55,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await new Promise((r) => server.close(r));
-  await queue.close();
+  await Promise.all(Object.values(queues).map((q) => q.close()));
   redis.disconnect();
   await removeRedisServer(redisServer);
 });
@@ -160,7 +165,7 @@ describe("a provider without secrets", () => {
     const app = createApp({
       logger: createLogger({ level: "silent", name: "test" }),
       redis,
-      providers: { payme: null, payram: null, payske: null, robokassa: null },
+      providers: createProviderRuntimes(loadConfig({}), { redis, prefix: PREFIX, logger, queues }),
     });
     const s = await listen(app);
     try {

@@ -1,21 +1,13 @@
 import type { Server } from "node:http";
 import { Queue, QueueEvents } from "bullmq";
-import {
-  QUEUES,
-  createLedger,
-  createLogger,
-  createRedis,
-  enabledProviders,
-  keyPrefix,
-  loadConfigOrExit,
-} from "@payhooks/core";
+import { QUEUES, createLedger, createLogger, createRedis, keyPrefix } from "@payhooks/core";
+import { MODULES, SECRET_HEADERS, enabledProviders, loadConfigOrExit } from "@payhooks/providers";
 import { createAdminApp } from "./admin";
 import { createDashboard, type Dashboard, type QueueKey } from "./dashboard";
 import { createApp } from "./app";
 import { createIngressMetrics } from "./metrics";
-import { createPaymeKeyStore } from "./payme-keys";
+import { createProviderRuntimes } from "./providers";
 import { checkRedisDurability } from "./redis-durability";
-import { createRpcClient } from "./rpc-client";
 
 /** How long SIGTERM waits for in-flight requests before closing the remaining sockets. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -53,7 +45,7 @@ async function warnAboutDurability(redis: ReturnType<typeof createRedis>, logger
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit("ingress");
-  const logger = createLogger({ level: config.LOG_LEVEL, name: "ingress" });
+  const logger = createLogger({ level: config.LOG_LEVEL, name: "ingress", secretHeaders: SECRET_HEADERS });
   const redis = createRedis(config.REDIS_URL, "producer", "payhooks-ingress");
   /** QUEUE_PREFIX, hash-tagged against a Redis Cluster */
   const prefix = keyPrefix(config);
@@ -69,25 +61,19 @@ async function main(): Promise<void> {
     }),
   ) as Record<QueueKey, Queue>;
 
-  // Payme is request–reply: one QueueEvents (its own blocking connection) hears every answer.
-  const eventsRedis = config.PAYME_KEY ? createRedis(config.REDIS_URL, "worker", "payhooks-ingress-events") : null;
+  // Request–reply providers (Payme, Click) hear their answers through one QueueEvents each, on
+  // one blocking connection of their own, opened only when such a provider is configured.
+  const lanes = MODULES.filter((m) => m.ingress.requestReply && enabled[m.id]);
+  const eventsRedis = lanes.length > 0 ? createRedis(config.REDIS_URL, "worker", "payhooks-ingress-events") : null;
   eventsRedis?.on("error", () => undefined); // reported through the producer connection's errors
-  const paymeEvents = eventsRedis ? new QueueEvents(QUEUES.payme, { connection: eventsRedis, prefix }) : null;
-  paymeEvents?.on("error", (err) => logger.warn({ err: { message: err.message } }, "payme events error"));
-  const payme =
-    config.PAYME_KEY && paymeEvents
-      ? {
-          keys: createPaymeKeyStore({
-            redis,
-            prefix,
-            login: config.PAYME_LOGIN,
-            live: config.PAYME_KEY,
-            test: config.PAYME_ALLOW_TEST_KEY ? (config.PAYME_TEST_KEY ?? null) : null,
-          }),
-          rpc: createRpcClient({ queue: queues.payme, events: paymeEvents, timeoutMs: config.PAYME_RPC_TIMEOUT_MS }),
-          allowedIps: config.PAYME_ALLOWED_IPS ?? null,
-        }
-      : null;
+  const events = new Map(
+    lanes.map((m) => {
+      const listener = new QueueEvents(QUEUES[m.id], { connection: eventsRedis!, prefix });
+      listener.on("error", (err) => logger.warn({ err: { message: err.message }, provider: m.id }, "queue events error"));
+      return [m.id, listener] as const;
+    }),
+  );
+  const providers = createProviderRuntimes(config, { redis, prefix, logger, queues, events });
 
   // Metrics are served on the admin port only, so they are counted only when it is on.
   const metrics = config.ADMIN_TOKEN
@@ -99,40 +85,14 @@ async function main(): Promise<void> {
     ...(metrics ? { metrics } : {}),
     bodyLimit: config.BODY_LIMIT,
     trustProxy: config.TRUST_PROXY,
-    providers: {
-      payme,
-      robokassa:
-        config.ROBOKASSA_PASSWORD1 && config.ROBOKASSA_PASSWORD2
-          ? {
-              live: { password1: config.ROBOKASSA_PASSWORD1, password2: config.ROBOKASSA_PASSWORD2 },
-              test:
-                config.ROBOKASSA_TEST_PASSWORD1 && config.ROBOKASSA_TEST_PASSWORD2
-                  ? { password1: config.ROBOKASSA_TEST_PASSWORD1, password2: config.ROBOKASSA_TEST_PASSWORD2 }
-                  : null,
-              algorithm: config.ROBOKASSA_HASH,
-              orderParam: config.ROBOKASSA_ORDER_PARAM ?? null,
-              successRedirect: config.ROBOKASSA_SUCCESS_REDIRECT ?? null,
-              failRedirect: config.ROBOKASSA_FAIL_REDIRECT ?? null,
-              queue: queues.robokassa,
-            }
-          : null,
-      payske:
-        config.PAYSKE_WEBHOOK_SECRET || config.PAYSKE_TEST_WEBHOOK_SECRET
-          ? {
-              secrets: config.PAYSKE_WEBHOOK_SECRET ?? [],
-              testSecrets: config.PAYSKE_TEST_WEBHOOK_SECRET ?? [],
-              toleranceSeconds: config.PAYSKE_TOLERANCE_SECONDS,
-              queue: queues.payske,
-            }
-          : null,
-      payram: config.PAYRAM_WEBHOOK_SECRET ? { secrets: [config.PAYRAM_WEBHOOK_SECRET], queue: queues.payram } : null,
-    },
+    providers,
   });
   // The producer connection has no offline queue: a request served before it is ready would fail.
   // QueueEvents reads new events only: it must be listening before the first call is enqueued.
-  const eventsReady = paymeEvents
-    ? Promise.race([paymeEvents.waitUntilReady().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), REDIS_READY_WAIT_MS))])
-    : Promise.resolve(true);
+  const eventsReady = Promise.race([
+    Promise.all([...events.values()].map((e) => e.waitUntilReady())).then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), REDIS_READY_WAIT_MS)),
+  ]);
   const redisReady = await whenReady(redis, REDIS_READY_WAIT_MS);
   if (!redisReady || !(await eventsReady)) {
     logger.warn({ waitedMs: REDIS_READY_WAIT_MS }, "redis not reachable yet; serving anyway (webhooks answer 503 until it is)");
@@ -187,7 +147,7 @@ async function main(): Promise<void> {
     void Promise.all(
       servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections(); })),
     )
-      .then(() => Promise.all([...Object.values(queues).map((q) => q.close()), paymeEvents?.close(), dashboard?.close()]))
+      .then(() => Promise.all([...Object.values(queues).map((q) => q.close()), ...[...events.values()].map((e) => e.close()), dashboard?.close()]))
       .then(() => Promise.all([redis, eventsRedis].map((r) => r?.quit().catch(() => undefined))))
       .then(() => {
         logger.info("ingress stopped");

@@ -5,17 +5,17 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import {
   JOB_DURATION_BUCKETS_SECONDS,
   PROVIDER_IDS,
+  REQUEST_OUTCOMES,
   oldestWaitingAt,
   readWorkerMetrics,
   type ProviderId,
   type Redis,
+  type RequestOutcome,
   type RedisConnection,
   type WorkerMetricsSnapshot,
 } from "@payhooks/core";
 
-/** What one webhook request came to, as `payhooks_webhook_requests_total{outcome}` counts it. */
-export const REQUEST_OUTCOMES = ["accepted", "duplicate", "rejected_signature", "rejected_payload", "unavailable"] as const;
-export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
+export { REQUEST_OUTCOMES, type RequestOutcome };
 
 /**
  * Upper bounds, in seconds, of the ack-latency histogram: an enqueue is a few ms; a Payme call

@@ -1,14 +1,11 @@
 import { hostname } from "node:os";
 import { Queue, Worker, type Job } from "bullmq";
-import { LEDGER_COMPACTION_SCHEDULER, MAINTENANCE_QUEUE, QUEUES, createJobIndex, createLedger, createLogger, createRedis, keyPrefix, loadConfigOrExit, type ProviderId } from "@payhooks/core";
+import { LEDGER_COMPACTION_SCHEDULER, MAINTENANCE_QUEUE, QUEUES, createJobIndex, createLedger, createLogger, createRedis, keyPrefix } from "@payhooks/core";
+import { MODULES, SECRET_HEADERS, loadConfigOrExit } from "@payhooks/providers";
 import { createMerchantDeliveryProcessor } from "./delivery";
 import { createEmitter } from "./emitter";
 import { createWorkerMetrics } from "./metrics";
-import { createProcessor } from "./processor";
-import { createPaymeProcessor } from "./processors/payme";
-import { createPayramHandler } from "./processors/payram";
-import { createPayskeHandler } from "./processors/payske";
-import { createRobokassaHandler } from "./processors/robokassa";
+import { createProviderProcessor } from "./processor";
 
 /**
  * How often every worker sends the outbox entries that are due: events an order PUT wrote (the
@@ -22,7 +19,7 @@ const DAY_MS = 86_400_000;
 
 function main(): void {
   const config = loadConfigOrExit("worker");
-  const logger = createLogger({ level: config.LOG_LEVEL, name: "worker" });
+  const logger = createLogger({ level: config.LOG_LEVEL, name: "worker", secretHeaders: SECRET_HEADERS });
   const connection = createRedis(config.REDIS_URL, "worker", "payhooks-worker");
   connection.on("error", (err) => logger.warn({ err: { message: err.message } }, "redis connection error"));
   /** QUEUE_PREFIX, hash-tagged against a Redis Cluster */
@@ -47,35 +44,19 @@ function main(): void {
 
   // Every provider queue is worked whether or not the ingress has that provider's secrets:
   // jobs already queued must never be stranded by a configuration change.
-  const processors = {
-    payme: createPaymeProcessor({
-      ledger,
-      emitter,
-      accountField: config.PAYME_ACCOUNT_FIELD,
-      clock: () => Date.now() + config.CLOCK_OFFSET_MS,
-    }),
-    payram: createProcessor("payram", createPayramHandler({ ledger, emitter })),
-    payske: createProcessor("payske", createPayskeHandler({ ledger, emitter, orderMetadataKey: config.PAYSKE_ORDER_METADATA_KEY })),
-    robokassa: createProcessor(
-      "robokassa",
-      createRobokassaHandler({ ledger, emitter, orderParam: config.ROBOKASSA_ORDER_PARAM ?? null, currency: config.ROBOKASSA_CURRENCY }),
-    ),
-  } satisfies Record<ProviderId, (job: Job) => Promise<unknown>>;
-
+  const clock = () => Date.now() + config.CLOCK_OFFSET_MS;
   /** A job whose worker died (its lock not renewed) runs again within about 2 × WORKER_LOCK_MS. */
   const locking = { lockDuration: config.WORKER_LOCK_MS, stalledInterval: config.WORKER_LOCK_MS };
-  const workers: Worker[] = [];
-  for (const [provider, processor] of Object.entries(processors) as Array<[ProviderId, (job: Job) => Promise<unknown>]>) {
-    workers.push(
-      new Worker(QUEUES[provider], metrics.instrument(QUEUES[provider], processor), {
+  const workers: Worker[] = MODULES.map(
+    (module) =>
+      new Worker(QUEUES[module.id], metrics.instrument(QUEUES[module.id], createProviderProcessor(module, { ledger, emitter, config, clock })), {
         name: workerName,
         connection,
         prefix,
         concurrency: config.WORKER_CONCURRENCY,
         ...locking,
       }),
-    );
-  }
+  );
   if (merchant) {
     const processor = createMerchantDeliveryProcessor({
       ...merchant,

@@ -8,8 +8,16 @@ import { Queue } from "bullmq";
 import { QUEUES, createJobIndex, createLedger, createLogger, createRedis, type Envelope, type Ledger, type PaymentEvent, type RedisConnection } from "@payhooks/core";
 import { removeRedisServer, startRedisServer, type RedisServer } from "@payhooks/testing";
 import { createEmitter, type Emitter } from "./emitter";
-import { createPayskeHandler } from "./processors/payske";
-import { createRobokassaHandler } from "./processors/robokassa";
+import type { Job } from "bullmq";
+import type { ProviderModule } from "@payhooks/core";
+import { PROVIDERS, loadConfig } from "@payhooks/providers";
+import { createProviderProcessor } from "./processor";
+
+/** A provider's processor called with an envelope, as a BullMQ job would carry it. */
+function handlerFor(module: ProviderModule) {
+  const processor = createProviderProcessor(module, { ledger, emitter, config: loadConfig({ ROBOKASSA_ORDER_PARAM: "Shp_order_id", ROBOKASSA_CURRENCY: "RUB" }), clock: Date.now });
+  return (e: Envelope) => processor({ data: e } as Job);
+}
 
 const RECEIVED_AT = 1_700_000_000_000;
 /** a colon would split the key; a brace would change a Cluster slot */
@@ -57,7 +65,7 @@ async function keysHolding(text: string): Promise<string[]> {
 
 describe.each(BAD_ORDER_IDS)("an order id %j from a payload", (bad) => {
   it("Payske metadata: the payment is recorded without an order", async () => {
-    const handle = createPayskeHandler({ ledger, emitter, orderMetadataKey: "order_id" });
+    const handle = handlerFor(PROVIDERS.payske);
     const event = {
       id: "evt_bad_order",
       object: "event",
@@ -74,7 +82,7 @@ describe.each(BAD_ORDER_IDS)("an order id %j from a payload", (bad) => {
   });
 
   it("Payske client_reference_id: the payment is recorded without an order", async () => {
-    const handle = createPayskeHandler({ ledger, emitter, orderMetadataKey: "order_id" });
+    const handle = handlerFor(PROVIDERS.payske);
     const event = {
       id: "evt_bad_ref",
       object: "event",
@@ -89,7 +97,7 @@ describe.each(BAD_ORDER_IDS)("an order id %j from a payload", (bad) => {
   });
 
   it("RoboKassa's Shp order parameter: the payment is recorded without an order", async () => {
-    const handle = createRobokassaHandler({ ledger, emitter, orderParam: "Shp_order_id", currency: "RUB" });
+    const handle = handlerFor(PROVIDERS.robokassa);
     const result = await handle(envelope("robokassa", { OutSum: "1500.00", InvId: "7001", SignatureValue: "x", Shp_order_id: bad }));
     expect(result).toMatchObject({ outcome: "applied", orderId: null });
     expect(await ledger.getPayment("robokassa", "7001")).toMatchObject({ orderId: null, attached: false, facts: { settled: 150_000 } });
@@ -99,8 +107,8 @@ describe.each(BAD_ORDER_IDS)("an order id %j from a payload", (bad) => {
 });
 
 it("a valid order id from the same payloads still names its order (the check is not too strict)", async () => {
-  const payske = createPayskeHandler({ ledger, emitter, orderMetadataKey: "order_id" });
-  const robokassa = createRobokassaHandler({ ledger, emitter, orderParam: "Shp_order_id", currency: "RUB" });
+  const payske = handlerFor(PROVIDERS.payske);
+  const robokassa = handlerFor(PROVIDERS.robokassa);
   await ledger.putOrder("ord-ok.1_~", { amount: 4999, currency: "USD" });
   const event = {
     id: "evt_ok",

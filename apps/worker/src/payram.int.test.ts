@@ -3,8 +3,8 @@ import { JOB_OPTIONS, QUEUES, createLedger, createLogger, createRedis, type Enve
 import { decidePayram, parsePayramNotification, payramJobId } from "@payhooks/payram";
 import { removeRedisServer, startRedisServer, type RedisServer } from "@payhooks/testing";
 import { createEmitter } from "./emitter";
-import { createProcessor } from "./processor";
-import { createPayramHandler } from "./processors/payram";
+import { PROVIDERS, loadConfig } from "@payhooks/providers";
+import { createProviderProcessor } from "./processor";
 
 // Fixed clock for envelopes (ms).
 const RECEIVED_AT = 1_700_000_000_000;
@@ -30,7 +30,7 @@ beforeEach(async () => {
   payram = new Queue(QUEUES.payram, { connection, prefix });
   events = new Queue(QUEUES.paymentEvents, { connection, prefix });
   const emitter = createEmitter({ ledger, paymentEvents: events, merchantWebhooks: null, logger: createLogger({ level: "silent", name: "t" }) });
-  worker = new Worker(QUEUES.payram, createProcessor("payram", createPayramHandler({ ledger, emitter })), { connection, prefix, concurrency: 4 });
+  worker = new Worker(QUEUES.payram, createProviderProcessor(PROVIDERS.payram, { ledger, emitter, config: loadConfig({}), clock: Date.now }), { connection, prefix, concurrency: 4 });
   // QueueEvents blocks on XREAD: it gets a connection of its own from BullMQ (closed by close()).
   queueEvents = new QueueEvents(QUEUES.payram, { connection: { path: redisServer.socketPath }, prefix });
   await Promise.all([worker.waitUntilReady(), queueEvents.waitUntilReady()]);

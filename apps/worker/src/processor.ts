@@ -1,53 +1,88 @@
 import { UnrecoverableError, type Job } from "bullmq";
-import { EnvelopeSchema, MoneyError, PayloadValidationError, type Envelope, type Ledger, type ProviderId } from "@payhooks/core";
+import {
+  EnvelopeSchema,
+  MoneyError,
+  PayloadValidationError,
+  type AppliedChange,
+  type CallResult,
+  type Envelope,
+  type Ledger,
+  type NotificationResult,
+  type PaymentChange,
+  type ProviderModule,
+  type WorkerContext,
+} from "@payhooks/core";
 import type { Emitter } from "./emitter";
 import { QUARANTINED } from "./metrics";
 
-export type ProcessResult = {
-  outcome: "applied" | "ignored";
-  reason?: string;
-  /** the ledger payment the job touched, when it got that far */
-  paymentId?: string;
-  orderId: string | null;
-  events: string[];
-};
-
-export type ProviderHandler = (envelope: Envelope) => Promise<ProcessResult>;
+/** A notification job's return value. */
+export type ProcessResult = NotificationResult;
 
 /**
- * The tail every notification handler shares: apply the decision to the ledger, then send the
- * payment's events from the outbox (this run's and any a crashed run left behind).
+ * The tail every change shares: apply it through the ledger's compare-and-set, then send the
+ * payment's events from the outbox — this run's, and any a crashed run left behind (on a replay
+ * too: the change may be this very run's, whose reply was lost when Redis died).
  */
-export async function applyAndEmit(
-  deps: { ledger: Ledger; emitter: Emitter },
-  request: Parameters<Ledger["applyPayment"]>[0],
-): Promise<ProcessResult> {
-  const result = await deps.ledger.applyPayment(request);
-  const sent = await deps.emitter.flushPayment(request.provider, request.providerPaymentId);
-  return {
-    outcome: result.kind,
-    ...(result.kind === "ignored" ? { reason: result.reason } : {}),
-    paymentId: request.providerPaymentId,
-    orderId: result.orderId,
-    events: sent.map((e) => e.id),
-  };
+export async function applyAndEmit(deps: { ledger: Ledger; emitter: Emitter }, change: PaymentChange): Promise<AppliedChange> {
+  const result = await deps.ledger.applyPayment(change);
+  const sent = await deps.emitter.flushPayment(change.provider, change.providerPaymentId);
+  return { result, events: sent.map((e) => e.id) };
 }
 
+/** The envelope of a job on `module`'s queue; input that can never succeed fails for good. */
+function envelopeOf(module: ProviderModule, job: Job): Envelope {
+  const parsed = EnvelopeSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`invalid envelope: ${parsed.error.issues[0]?.message ?? "?"}`);
+  if (parsed.data.provider !== module.id) throw new UnrecoverableError(`envelope for ${parsed.data.provider} on the ${module.id} queue`);
+  return parsed.data;
+}
+
+export type ProcessorDeps<C> = {
+  ledger: Ledger;
+  emitter: Emitter;
+  /** the loaded configuration (a superset of every module's variables) */
+  config: C;
+  /** business clock: what a state machine records (CLOCK_OFFSET_MS applies) */
+  clock: () => number;
+  /** wall clock the ingress's replyBy is compared with */
+  wallClock?: () => number;
+};
+
 /**
- * Wraps a provider's handler as a BullMQ processor: the envelope is re-validated, and input
- * that can never succeed (bad envelope; a payload or money it cannot read, "quarantined") fails
- * at once with UnrecoverableError; anything else (Redis trouble, contention) is thrown for a retry.
+ * The one processor every provider queue runs, by the kind of the module's worker part:
+ * - a notification is interpreted into a ledger change (or why it changes nothing), applied,
+ *   and its events sent. What it cannot read (a bad envelope; a payload or money it cannot
+ *   interpret: "quarantined") fails at once with UnrecoverableError; anything else (Redis
+ *   trouble, contention) is thrown for a retry.
+ * - a request–reply call (the lane Payme and Click share) is answered from the ledger unless it
+ *   came after the ingress stopped waiting (`replyBy`): then it is not acted on, the provider has
+ *   been told to retry.
  */
-export function createProcessor(provider: ProviderId, handle: ProviderHandler) {
-  return async (job: Job): Promise<ProcessResult> => {
-    const parsed = EnvelopeSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`invalid envelope: ${parsed.error.issues[0]?.message ?? "?"}`);
-    if (parsed.data.provider !== provider) {
-      throw new UnrecoverableError(`envelope for ${parsed.data.provider} on the ${provider} queue`);
-    }
+export function createProviderProcessor<C>(module: ProviderModule, deps: ProcessorDeps<C>): (job: Job) => Promise<ProcessResult | CallResult> {
+  const worker = module.worker;
+  if (worker.kind === "request-reply") {
+    const wallClock = deps.wallClock ?? Date.now;
+    const ctx: WorkerContext<C> = { config: deps.config, ledger: deps.ledger, clock: deps.clock, apply: (change) => applyAndEmit(deps, change) };
+    return async (job) => {
+      const envelope = envelopeOf(module, job);
+      if (envelope.replyBy !== undefined && wallClock() > envelope.replyBy) return { late: true };
+      return worker.answer(envelope, ctx);
+    };
+  }
+  return async (job) => {
+    const envelope = envelopeOf(module, job);
     try {
-      if (parsed.data.unreadable) throw new PayloadValidationError(`body: ${parsed.data.unreadable} (its bytes are kept in rawBody, base64)`);
-      return await handle(parsed.data);
+      if (envelope.unreadable) throw new PayloadValidationError(`body: ${envelope.unreadable} (its bytes are kept in rawBody, base64)`);
+      const change = worker.interpret(envelope, deps.config);
+      if ("ignore" in change) return { outcome: "ignored", reason: change.ignore, orderId: null, events: [] };
+      const { result, events } = await applyAndEmit(deps, change);
+      return {
+        outcome: result.kind,
+        ...(result.kind === "ignored" ? { reason: result.reason } : {}),
+        paymentId: change.providerPaymentId,
+        orderId: result.orderId,
+        events,
+      };
     } catch (err) {
       // An authenticated delivery we cannot interpret: failed for good, kept and counted as
       // quarantined, re-processable with `payhooks retry` once payhooks reads it.

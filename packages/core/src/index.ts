@@ -17,7 +17,7 @@ export {
   reportedType,
 } from "./order-model";
 export type { DerivedOrder, MismatchReason, OrderStatus, OrderTerms, PaymentFacts, PaymentStatus, Verdict } from "./order-model";
-export { REDACT_PATHS, createLogger } from "./logger";
+export { REDACT_PATHS, createLogger, redactPaths } from "./logger";
 export type { LogLevel, Logger } from "./logger";
 export {
   JOB_DURATION_BUCKETS_SECONDS,
@@ -79,3 +79,4 @@ export type {
 export { MAX_JSON_DEPTH, authenticatedBody, parseJsonBody, withinDepth } from "./json-body";
 export type { JsonBody } from "./json-body";
 export { flatHeaders, keptHeaders } from "./headers";
+export { JSON_REFUSALS, jsonReply, textReply } from "./replies";

@@ -1,14 +1,13 @@
 import type { JobsOptions } from "bullmq";
 import { sha256Hex } from "./crypto";
-import type { ProviderId } from "./provider";
+import { PROVIDER_IDS, type ProviderId } from "./provider";
+
+/** Each provider's queue is named by its id and carries Envelopes (request–reply calls included). */
+const PROVIDER_QUEUES = Object.fromEntries(PROVIDER_IDS.map((id) => [id, id])) as { readonly [P in ProviderId]: P };
 
 /** Queue names. Provider queues carry Envelopes; the other two carry PaymentEvents. */
 export const QUEUES = {
-  /** Payme JSON-RPC calls, request–reply: the ingress awaits each job's return value. */
-  payme: "payme",
-  payram: "payram",
-  payske: "payske",
-  robokassa: "robokassa",
+  ...PROVIDER_QUEUES,
   /** The merchant's own workers may consume this queue; payhooks only produces to it. */
   paymentEvents: "payment-events",
   /** Deliveries to MERCHANT_WEBHOOK_URL, consumed by the payhooks worker. */

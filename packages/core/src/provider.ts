@@ -1,5 +1,9 @@
-/** Every provider payhooks speaks. Adding one here makes every `satisfies Record<ProviderId, …>` fail until it is wired. */
-export const PROVIDER_IDS = ["payme", "payram", "payske", "robokassa"] as const;
+/**
+ * Every provider payhooks speaks, by the id its queue, its ledger records and its events carry.
+ * Adding one here makes the registry (`@payhooks/providers`, `satisfies Record<ProviderId,
+ * ProviderModule>`) fail to compile until its module is listed there.
+ */
+export const PROVIDER_IDS = ["payme", "payram", "payske", "robokassa", "stripe"] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 /** What a verifier sees: the exact bytes and lower-cased headers. Providers never read a clock of their own. */

@@ -1,4 +1,4 @@
-import { loadConfig } from "./config";
+import { loadBaseConfig as loadConfig } from "./config";
 import { ConfigError } from "./errors";
 import { hasHashTag, keyPrefix, parseClusterNodes, parseClusterUrl } from "./redis-target";
 

@@ -21,3 +21,9 @@ export {
   transactionOf,
 } from "./transaction";
 export type { PaymeContext, PaymeCurrent, PaymeOutcome, PaymeParams, PaymeState, PaymeTransaction } from "./transaction";
+export { PAYME_PATH, paymeModule, paymeOutcome } from "./module";
+export type { PaymeJobResult } from "./module";
+export { createPaymeKeyStore } from "./keys";
+export type { PaymeKeyStore } from "./keys";
+export { paymeConfig } from "./config";
+export type { PaymeConfig } from "./config";

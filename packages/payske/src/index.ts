@@ -18,3 +18,6 @@ export {
   signForTest,
   verifyPayskeSignature,
 } from "./verify";
+export { createPayskeModule, payskeModule, stripeModule } from "./module";
+export { payskeConfigFor } from "./config";
+export type { PayskeSettings } from "./config";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ORDER_ID_PATTERN, PayloadValidationError, jobIdFor } from "@payhooks/core";
+import { ORDER_ID_PATTERN, PayloadValidationError, jobIdFor, type ProviderId } from "@payhooks/core";
 
 /**
  * A Stripe-style v1 event (providers.md §3.7). Loose: Payske may add fields. Only what the
@@ -41,9 +41,9 @@ export function readPayskeDelivery(body: unknown): { id: string | null; type: st
  */
 export const THIN_EVENT_OBJECT = "v2.core.event";
 
-/** One job per event: a redelivered event is the same job (providers.md §3.10). */
-export function payskeJobId(event: Pick<PayskeEvent, "id">): string {
-  return jobIdFor("payske", [event.id]);
+/** One job per event: a redelivered event is the same job (docs/protocols/payske.md#retries). */
+export function payskeJobId(event: Pick<PayskeEvent, "id">, provider: ProviderId = "payske"): string {
+  return jobIdFor(provider, [event.id]);
 }
 
 const Id = z.string().min(1).max(255);

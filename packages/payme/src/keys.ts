@@ -1,5 +1,5 @@
 import type { Redis } from "@payhooks/core";
-import type { PaymeKeys } from "@payhooks/payme";
+import type { PaymeKeys } from "./rpc";
 
 /** How long an ingress trusts the keys it read; ChangePassword elsewhere reaches it within this. */
 const KEY_CACHE_MS = 500;
@@ -7,7 +7,7 @@ const KEY_CACHE_MS = 500;
 export type PaymeKeyStore = ReturnType<typeof createPaymeKeyStore>;
 
 /**
- * Payme's keys as they stand now. ChangePassword (payme.md §3.7) writes the new key to Redis;
+ * Payme's keys as they stand now. ChangePassword (docs/protocols/payme.md#changepassword) writes the new key to Redis;
  * from then on it — not PAYME_KEY / PAYME_TEST_KEY — is the one accepted, by every ingress
  * within KEY_CACHE_MS. The environment only seeds the key until the first ChangePassword.
  */

@@ -1,5 +1,5 @@
-import { enabledProviders, loadConfig } from "./config";
-import { ConfigError } from "./errors";
+import { enabledProviders, loadConfig } from "./index";
+import { ConfigError } from "@payhooks/core";
 
 /** A Standard Webhooks secret that decodes to 32 bytes. */
 const GOOD_WHSEC = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
@@ -42,6 +42,8 @@ describe("loadConfig", () => {
       PAYSKE_TOLERANCE_SECONDS: 300,
       PAYSKE_ORDER_METADATA_KEY: "order_id",
       ROBOKASSA_HASH: "md5",
+      STRIPE_ORDER_METADATA_KEY: "order_id",
+      STRIPE_TOLERANCE_SECONDS: 300,
       ROBOKASSA_CURRENCY: "RUB",
     });
   });
@@ -217,17 +219,18 @@ describe("loadConfig", () => {
 
 describe("enabledProviders", () => {
   it("enables Payram when its secret is set, Payme when its key is", () => {
-    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "pk_live_abc" }))).toEqual({ payme: false, payram: true, payske: false, robokassa: false });
-    expect(enabledProviders(loadConfig({ PAYME_KEY: "k" }))).toEqual({ payme: true, payram: false, payske: false, robokassa: false });
+    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "pk_live_abc" }))).toEqual({ payme: false, payram: true, payske: false, robokassa: false, stripe: false });
+    expect(enabledProviders(loadConfig({ PAYME_KEY: "k" }))).toEqual({ payme: true, payram: false, payske: false, robokassa: false, stripe: false });
   });
 
   it("disables a provider when its secret is missing or empty", () => {
-    expect(enabledProviders(loadConfig({}))).toEqual({ payme: false, payram: false, payske: false, robokassa: false });
+    expect(enabledProviders(loadConfig({}))).toEqual({ payme: false, payram: false, payske: false, robokassa: false, stripe: false });
     expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "", PAYME_KEY: "", PAYSKE_WEBHOOK_SECRET: "" }))).toEqual({
       payme: false,
       payram: false,
       payske: false,
       robokassa: false,
+      stripe: false,
     });
   });
 });
@@ -249,6 +252,19 @@ describe("loadConfig: Payske", () => {
       PAYSKE_ORDER_METADATA_KEY: "orderRef",
     });
     expect(configError({ PAYSKE_TOLERANCE_SECONDS: "-1" }).message).toMatch(/^PAYSKE_TOLERANCE_SECONDS: /);
+  });
+});
+
+describe("loadConfig: Stripe, a second instance of the Payske module", () => {
+  it("reads its own variables, enables only itself, and refuses a test secret that repeats a live one", () => {
+    const config = loadConfig({ STRIPE_WEBHOOK_SECRET: "whsec_live_a,whsec_live_b", STRIPE_TEST_WEBHOOK_SECRET: "whsec_test", STRIPE_TOLERANCE_SECONDS: "60" });
+    expect(config).toMatchObject({ STRIPE_WEBHOOK_SECRET: ["whsec_live_a", "whsec_live_b"], STRIPE_TEST_WEBHOOK_SECRET: ["whsec_test"], STRIPE_TOLERANCE_SECONDS: 60 });
+    expect(enabledProviders(config)).toMatchObject({ stripe: true, payske: false });
+    expect(configError({ STRIPE_WEBHOOK_SECRET: "whsec_x", STRIPE_TEST_WEBHOOK_SECRET: "whsec_x" }).message).toBe(
+      "STRIPE_TEST_WEBHOOK_SECRET: must not repeat a secret of STRIPE_WEBHOOK_SECRET",
+    );
+    // Payske's variables stay Payske's.
+    expect(enabledProviders(loadConfig({ PAYSKE_WEBHOOK_SECRET: "whsec_p" }))).toMatchObject({ stripe: false, payske: true });
   });
 });
 
