@@ -74,7 +74,7 @@ export const payramModule = {
       };
     },
   },
-  sensitiveFields: ["customer_email", "customer_id"],
+  sensitiveFields: ["customer_email"],
   secretHeaders: [PAYRAM_SIGNATURE_HEADER, PAYRAM_API_KEY_HEADER],
   simulator: payramSimulator,
 } satisfies ProviderModule<typeof payramConfig.schema.shape, State>;
