@@ -9,6 +9,8 @@ export const QUEUES = {
   payram: "payram",
   payske: "payske",
   robokassa: "robokassa",
+  /** Click SHOP API calls (Prepare/Complete), request–reply like Payme. */
+  click: "click",
   /** The merchant's own workers may consume this queue; payhooks only produces to it. */
   paymentEvents: "payment-events",
   /** Deliveries to MERCHANT_WEBHOOK_URL, consumed by the payhooks worker. */

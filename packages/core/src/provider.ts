@@ -1,5 +1,5 @@
 /** Every provider payhooks speaks. Adding one here makes every `satisfies Record<ProviderId, …>` fail until it is wired. */
-export const PROVIDER_IDS = ["payme", "payram", "payske", "robokassa"] as const;
+export const PROVIDER_IDS = ["payme", "payram", "payske", "robokassa", "click"] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 /** What a verifier sees: the exact bytes and lower-cased headers. Providers never read a clock of their own. */
