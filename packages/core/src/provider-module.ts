@@ -205,8 +205,13 @@ export type SimulatedOrder = {
 export type ScenarioContext<C> = {
   config: C;
   order: SimulatedOrder;
-  /** sends one request; true when it was answered as the provider expects (else the scenario should stop) */
-  send(request: SimulatedRequest): Promise<boolean>;
+  /** ms since epoch: the simulator's clock, for the times a request carries */
+  now(): number;
+  /**
+   * Sends one request. `ok` when it was answered as the provider expects (else the scenario
+   * should stop); `answer` is the body, parsed when it is JSON, so a later step can build on it.
+   */
+  send(request: SimulatedRequest): Promise<{ ok: boolean; status: number; answer: unknown }>;
   /** a line the report shows (what is not simulated, why a step was skipped) */
   note(line: string): void;
 };

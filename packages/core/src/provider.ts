@@ -3,7 +3,7 @@
  * Adding one here makes the registry (`@payhooks/providers`, `satisfies Record<ProviderId,
  * ProviderModule>`) fail to compile until its module is listed there.
  */
-export const PROVIDER_IDS = ["payme", "payram", "payske", "robokassa", "stripe"] as const;
+export const PROVIDER_IDS = ["payme", "payram", "payske", "robokassa", "stripe", "click"] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 /** What a verifier sees: the exact bytes and lower-cased headers. Providers never read a clock of their own. */

@@ -42,6 +42,7 @@ describe("loadConfig", () => {
       PAYSKE_TOLERANCE_SECONDS: 300,
       PAYSKE_ORDER_METADATA_KEY: "order_id",
       ROBOKASSA_HASH: "md5",
+      CLICK_RPC_TIMEOUT_MS: 5000,
       STRIPE_ORDER_METADATA_KEY: "order_id",
       STRIPE_TOLERANCE_SECONDS: 300,
       ROBOKASSA_CURRENCY: "RUB",
@@ -219,18 +220,19 @@ describe("loadConfig", () => {
 
 describe("enabledProviders", () => {
   it("enables Payram when its secret is set, Payme when its key is", () => {
-    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "pk_live_abc" }))).toEqual({ payme: false, payram: true, payske: false, robokassa: false, stripe: false });
-    expect(enabledProviders(loadConfig({ PAYME_KEY: "k" }))).toEqual({ payme: true, payram: false, payske: false, robokassa: false, stripe: false });
+    expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "pk_live_abc" }))).toEqual({ payme: false, payram: true, payske: false, robokassa: false, stripe: false, click: false });
+    expect(enabledProviders(loadConfig({ PAYME_KEY: "k" }))).toEqual({ payme: true, payram: false, payske: false, robokassa: false, stripe: false, click: false });
   });
 
   it("disables a provider when its secret is missing or empty", () => {
-    expect(enabledProviders(loadConfig({}))).toEqual({ payme: false, payram: false, payske: false, robokassa: false, stripe: false });
+    expect(enabledProviders(loadConfig({}))).toEqual({ payme: false, payram: false, payske: false, robokassa: false, stripe: false, click: false });
     expect(enabledProviders(loadConfig({ PAYRAM_WEBHOOK_SECRET: "", PAYME_KEY: "", PAYSKE_WEBHOOK_SECRET: "" }))).toEqual({
       payme: false,
       payram: false,
       payske: false,
       robokassa: false,
       stripe: false,
+      click: false,
     });
   });
 });

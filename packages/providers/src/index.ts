@@ -14,6 +14,7 @@ import {
   type ProviderId,
   type ProviderModule,
 } from "@payhooks/core";
+import { clickModule } from "@payhooks/click";
 import { paymeModule } from "@payhooks/payme";
 import { payramModule } from "@payhooks/payram";
 import { payskeModule, stripeModule } from "@payhooks/payske";
@@ -25,6 +26,7 @@ export const PROVIDERS = {
   payske: payskeModule,
   robokassa: robokassaModule,
   stripe: stripeModule,
+  click: clickModule,
 } as const satisfies Record<ProviderId, ProviderModule>;
 
 /** The modules in PROVIDER_IDS order. */
