@@ -21,3 +21,6 @@ export {
   transactionOf,
 } from "./transaction";
 export type { PaymeContext, PaymeCurrent, PaymeOutcome, PaymeParams, PaymeState, PaymeTransaction } from "./transaction";
+export { paymeSimulator } from "./simulator";
+export { paymeConfig } from "./config";
+export type { PaymeConfig } from "./config";
