@@ -10,3 +10,6 @@ export type { PayramNotification, PayramStatus, PayramWebhook } from "./schemas"
 export { INITIAL_PAYRAM_STATE, PAYRAM_TRANSITIONS, reducePayram } from "./state-machine";
 export type { PayramInput, PayramOutcome, PayramState } from "./state-machine";
 export { PAYRAM_API_KEY_HEADER, PAYRAM_SIGNATURE_HEADER, signForTest, verifyPayramRequest } from "./verify";
+export { payramSimulator } from "./simulator";
+export { payramConfig } from "./config";
+export type { PayramConfig } from "./config";
