@@ -18,3 +18,7 @@ export {
   signForTest,
   verifyPayskeSignature,
 } from "./verify";
+export { payskeSimulatorFor } from "./simulator";
+export type { PayskeSimulatorOptions } from "./simulator";
+export { payskeConfigFor } from "./config";
+export type { PayskeSettings } from "./config";
