@@ -3,3 +3,6 @@ export { firstValues, orderIdOf, readNotice, robokassaJobId, robokassaPaymentId 
 export type { RobokassaNotice } from "./notice";
 export { ROBOKASSA_HASHES, robokassaDigest, shpPairs, signForTest, signatureBase, verifyRobokassaSignature } from "./verify";
 export type { RobokassaHash } from "./verify";
+export { robokassaSimulator } from "./simulator";
+export { robokassaConfig } from "./config";
+export type { RobokassaConfig } from "./config";
