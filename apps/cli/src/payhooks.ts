@@ -6,9 +6,9 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError, createRedis, keyPrefix, type RedisConnection } from "@payhooks/core";
-import { loadConfig } from "@payhooks/providers";
 import { CliError, EXIT, QUEUE_NAMES, STATES, createOps, parseSince, type Ops, type State } from "./ops";
-import { SCENARIOS, SimulationError, formatReport, simulate } from "./simulate";
+import { SimulationError, formatReport, scenariosOf, simulate } from "./simulate";
+import { PROVIDERS, loadConfig } from "@payhooks/providers";
 
 const REDIS_WAIT_MS = 3_000;
 
@@ -176,6 +176,7 @@ export function buildProgram(): Command {
       })(),
     );
 
+  const SCENARIOS = scenariosOf(PROVIDERS);
   const scenarioList = Object.entries(SCENARIOS)
     .map(([provider, scenarios]) => `  ${provider}: ${Object.keys(scenarios).join(", ")}`)
     .join("\n");
@@ -195,12 +196,14 @@ export function buildProgram(): Command {
           scenario,
           url: opts.url,
           ...(opts.order ? { orderId: opts.order } : {}),
-          env: process.env,
+          providers: PROVIDERS,
+          config: loadConfig(process.env),
         });
         print(!!opts.json, report, () => formatReport(report));
         if (!report.ok) throw new CliError("the ingress did not answer as the provider expects (see above)", EXIT.notFound);
       } catch (err) {
         if (err instanceof SimulationError) throw new CliError(err.message, EXIT.usage);
+        if (err instanceof ConfigError) throw new CliError(`invalid configuration: ${err.message.replace(/\n/g, "; ")}`, EXIT.usage);
         throw err;
       }
     });

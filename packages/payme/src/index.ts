@@ -25,5 +25,6 @@ export { PAYME_PATH, paymeModule, paymeOutcome } from "./module";
 export type { PaymeJobResult } from "./module";
 export { createPaymeKeyStore } from "./keys";
 export type { PaymeKeyStore } from "./keys";
+export { paymeSimulator } from "./simulator";
 export { paymeConfig } from "./config";
 export type { PaymeConfig } from "./config";

@@ -11,5 +11,6 @@ export { INITIAL_PAYRAM_STATE, PAYRAM_TRANSITIONS, reducePayram } from "./state-
 export type { PayramInput, PayramOutcome, PayramState } from "./state-machine";
 export { PAYRAM_API_KEY_HEADER, PAYRAM_SIGNATURE_HEADER, signForTest, verifyPayramRequest } from "./verify";
 export { payramModule } from "./module";
+export { payramSimulator } from "./simulator";
 export { payramConfig } from "./config";
 export type { PayramConfig } from "./config";

@@ -19,5 +19,7 @@ export {
   verifyPayskeSignature,
 } from "./verify";
 export { createPayskeModule, payskeModule, stripeModule } from "./module";
+export { payskeSimulatorFor } from "./simulator";
+export type { PayskeSimulatorOptions } from "./simulator";
 export { payskeConfigFor } from "./config";
 export type { PayskeSettings } from "./config";
