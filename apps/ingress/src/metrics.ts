@@ -7,6 +7,7 @@ import {
   PROVIDER_IDS,
   oldestWaitingAt,
   readWorkerMetrics,
+  storedJobTimestamp,
   type ProviderId,
   type Redis,
   type RedisConnection,
@@ -82,8 +83,8 @@ export type IngressMetrics = RequestMetrics & {
  */
 export async function isDuplicateAdd(redis: Pick<Redis, "hget">, queue: Pick<Queue, "toKey">, job: Pick<Job, "id" | "timestamp">): Promise<boolean> {
   if (!job.id) return false;
-  const stored = await redis.hget(queue.toKey(job.id), "timestamp");
-  return stored !== null && Number(stored) !== job.timestamp;
+  const stored = await storedJobTimestamp(redis, queue, job.id);
+  return stored !== null && stored !== job.timestamp;
 }
 
 type QueueSample = { queue: string; counts: Record<(typeof QUEUE_STATES)[number], number>; oldestWaitingAgeSeconds: number };

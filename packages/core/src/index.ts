@@ -52,4 +52,4 @@ export type { ClusterNodeAddress, ClusterTarget } from "./redis-target";
 export { createJobIndex } from "./job-index";
 export type { IndexedJob, JobIndex } from "./job-index";
 export { redactForDisplay } from "./redact";
-export { oldestWaitingAt } from "./queue-depth";
+export { isFinalAttempt, isUnrecoverable, oldestWaitingAt, storedJobTimestamp } from "./compat/bullmq";
