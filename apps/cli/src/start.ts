@@ -6,10 +6,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { INGRESS_MAIN, WORKER_MAIN, findRedisServer, freePort, startRedisServer, type RedisServer } from "@payhooks/testing";
+import { findRedisServer, freePort, startRedisServer, type RedisServer } from "@payhooks/core";
 import { maskUrlCredentials } from "./mask-url";
 
 const ROOT = resolve(__dirname, "../../..");
+const INGRESS_MAIN = join(ROOT, "apps/ingress/dist/main.js");
+const WORKER_MAIN = join(ROOT, "apps/worker/dist/main.js");
 
 async function main(): Promise<void> {
   let redis: RedisServer | null = null;

@@ -8,12 +8,14 @@ import {
   REQUEST_OUTCOMES,
   oldestWaitingAt,
   readWorkerMetrics,
+  storedJobTimestamp,
   type ProviderId,
   type Redis,
   type RequestOutcome,
   type RedisConnection,
   type WorkerMetricsSnapshot,
 } from "@payhooks/core";
+import { ExternalHistogram } from "./compat/prom-client";
 
 export { REQUEST_OUTCOMES, type RequestOutcome };
 
@@ -81,55 +83,12 @@ export type IngressMetrics = RequestMetrics & {
  */
 export async function isDuplicateAdd(redis: Pick<Redis, "hget">, queue: Pick<Queue, "toKey">, job: Pick<Job, "id" | "timestamp">): Promise<boolean> {
   if (!job.id) return false;
-  const stored = await redis.hget(queue.toKey(job.id), "timestamp");
-  return stored !== null && Number(stored) !== job.timestamp;
+  const stored = await storedJobTimestamp(redis, queue, job.id);
+  return stored !== null && stored !== job.timestamp;
 }
 
 type QueueSample = { queue: string; counts: Record<(typeof QUEUE_STATES)[number], number>; oldestWaitingAgeSeconds: number };
 type Snapshot = { queues: QueueSample[]; workers: WorkerMetricsSnapshot } | null;
-
-const JOB_DURATION_NAME = "payhooks_job_duration_seconds";
-const JOB_DURATION_HELP =
-  "Time a worker spent on one job attempt, by queue and status (completed|failed); summed over every worker process through Redis.";
-
-/** A sample as prom-client's histogram hands it to the registry: series labels in `sharedLabels`. */
-type HistogramSample = { metricName: string; labels: Record<string, string | number>; sharedLabels: Record<string, string>; value: number };
-
-/**
- * The job-duration histogram that every worker process feeds through Redis. prom-client cannot
- * set a histogram's buckets, so this one is never observed locally: its samples are the series
- * read from Redis at scrape time, returned from `getForPromString`, which prom-client's registry
- * (text output) and `get()` (JSON) both call. That method is missing from prom-client's typings,
- * hence no `override`; it is the same shape prom-client 15's own histogram returns.
- */
-class SharedJobDurationHistogram extends Histogram<"queue" | "status"> {
-  constructor(
-    registry: Registry,
-    private readonly read: () => Promise<Snapshot>,
-  ) {
-    super({
-      name: JOB_DURATION_NAME,
-      help: JOB_DURATION_HELP,
-      labelNames: ["queue", "status"],
-      buckets: [...JOB_DURATION_BUCKETS_SECONDS],
-      registers: [registry],
-    });
-  }
-
-  async getForPromString(): Promise<{ name: string; help: string; type: "histogram"; aggregator: "sum"; values: HistogramSample[] }> {
-    const values: HistogramSample[] = [];
-    for (const s of (await this.read())?.workers.durations ?? []) {
-      const sharedLabels = { queue: s.queue, status: s.status };
-      const sample = (suffix: string, labels: HistogramSample["labels"], value: number) =>
-        values.push({ metricName: `${JOB_DURATION_NAME}_${suffix}`, labels, sharedLabels, value });
-      JOB_DURATION_BUCKETS_SECONDS.forEach((le, i) => sample("bucket", { le }, s.buckets[i] ?? 0));
-      sample("bucket", { le: "+Inf" }, s.count);
-      sample("sum", {}, s.sumSeconds);
-      sample("count", {}, s.count);
-    }
-    return { name: JOB_DURATION_NAME, help: JOB_DURATION_HELP, type: "histogram", aggregator: "sum", values };
-  }
-}
 
 /**
  * Prometheus metrics for GET /metrics on the admin port.
@@ -218,7 +177,17 @@ export function createIngressMetrics(deps: {
       for (const q of (await snapshot())?.queues ?? []) this.set({ queue: q.queue }, q.oldestWaitingAgeSeconds);
     },
   });
-  new SharedJobDurationHistogram(registry, snapshot);
+  // Every worker process feeds it through Redis; its series are read when scraped.
+  new ExternalHistogram(
+    {
+      name: "payhooks_job_duration_seconds",
+      help: "Time a worker spent on one job attempt, by queue and status (completed|failed); summed over every worker process through Redis.",
+      labelNames: ["queue", "status"],
+      buckets: JOB_DURATION_BUCKETS_SECONDS,
+      registers: [registry],
+    },
+    async () => ((await snapshot())?.workers.durations ?? []).map((s) => ({ labels: { queue: s.queue, status: s.status }, buckets: s.buckets, count: s.count, sum: s.sumSeconds })),
+  );
   new Counter({
     name: "payhooks_job_failures_total",
     help: "Failed job attempts in every worker process, by queue and kind (retrying: BullMQ runs it again; final: left failed; quarantined: left failed because its payload cannot be interpreted).",

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
-import { UnrecoverableError, type Job } from "bullmq";
-import { addToWorkerMetrics, observationIncrements, type JobFailureKind, type JobObservation, type Logger, type Redis } from "@payhooks/core";
+import type { Job } from "bullmq";
+import { addToWorkerMetrics, isFinalAttempt, isUnrecoverable, observationIncrements, type JobFailureKind, type JobObservation, type Logger, type Redis } from "@payhooks/core";
 
 /** The message prefix of a job failed because its payload cannot be interpreted (processor.ts). */
 export const QUARANTINED = "quarantined: ";
@@ -8,14 +8,13 @@ export const QUARANTINED = "quarantined: ";
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
 /**
- * Whether BullMQ leaves this failed attempt failed for good: the same test as BullMQ 6's
- * `Job.shouldRetryJob` (private): an UnrecoverableError, or no attempt left. `attemptsMade`
- * counts the attempts finished before this one (BullMQ increments it after the processor).
+ * Whether BullMQ leaves this failed attempt failed for good, as its private `Job.shouldRetryJob`
+ * decides (mirrored in @payhooks/core's compat/bullmq): an UnrecoverableError, or no attempt left.
+ * Called in the processor, while the attempt runs.
  */
 export function failureKind(job: Pick<Job, "attemptsMade" | "opts">, err: unknown): JobFailureKind {
-  const unrecoverable = err instanceof UnrecoverableError || (err instanceof Error && err.name === "UnrecoverableError");
-  if (unrecoverable && (err as Error).message.startsWith(QUARANTINED)) return "quarantined";
-  return unrecoverable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? "final" : "retrying";
+  if (isUnrecoverable(err) && err.message.startsWith(QUARANTINED)) return "quarantined";
+  return isFinalAttempt(job, err) ? "final" : "retrying";
 }
 
 /** How long observations wait in memory before one MULTI adds them to Redis. */

@@ -45,12 +45,14 @@ export { PROVIDER_IDS } from "./provider";
 export type { ProviderId, VerifyFailure, VerifyInput, VerifyResult } from "./provider";
 export { clusterOptionsFor, createRedis, primaries, redisOptionsFor, redisOptionsFromUrl } from "./redis";
 export type { Redis, RedisConnection, RedisRole } from "./redis";
+export { findRedisServer, freePort, redisInline, startRedisServer } from "./redis-launcher";
+export type { RedisServer, RedisServerOptions } from "./redis-launcher";
 export { clusterUrl, hasHashTag, isClusterUrl, keyPrefix, parseClusterNodes, parseClusterUrl } from "./redis-target";
 export type { ClusterNodeAddress, ClusterTarget } from "./redis-target";
 export { createJobIndex } from "./job-index";
 export type { IndexedJob, JobIndex } from "./job-index";
 export { redactForDisplay } from "./redact";
-export { oldestWaitingAt } from "./queue-depth";
+export { isFinalAttempt, isUnrecoverable, oldestWaitingAt, storedJobTimestamp } from "./compat/bullmq";
 export { REQUEST_OUTCOMES } from "./provider-module";
 export type {
   AppliedChange,

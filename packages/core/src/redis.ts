@@ -1,4 +1,5 @@
 import IORedis, { Cluster, type ClusterNode, type ClusterOptions, type RedisOptions } from "ioredis";
+import { closeAsPoolDrainWould } from "./compat/ioredis";
 import { isClusterUrl, parseClusterUrl } from "./redis-target";
 
 /**
@@ -64,9 +65,6 @@ export function clusterOptionsFor(role: RedisRole): ClusterOptions {
   }
 }
 
-/** What {@link PayhooksCluster} needs of ioredis' Cluster beyond its public type. */
-type ClusterInternals = { setStatus(status: "close"): void; handleCloseEvent(): void };
-
 /**
  * ioredis' Cluster with one gap closed. Its `disconnect()` reports "end" only once the last node
  * connection has ended (the pool's "drain"); but between reconnect attempts after every node was
@@ -74,7 +72,8 @@ type ClusterInternals = { setStatus(status: "close"): void; handleCloseEvent(): 
  * noted the same for a not-yet-connected cluster in ioredis#352 and handled only that case).
  * BullMQ's `Worker.close()` waits for that "end" on its blocking connection, so a worker told to
  * stop shortly after a whole-cluster restart hung until its shutdown deadline. Here such a
- * disconnect ends at once. `duplicate()` keeps the class, since BullMQ duplicates connections.
+ * disconnect ends at once (the private part is in ./compat/ioredis). `duplicate()` keeps the
+ * class, since BullMQ duplicates connections.
  */
 class PayhooksCluster extends Cluster {
   constructor(
@@ -92,10 +91,7 @@ class PayhooksCluster extends Cluster {
     // a "close" emitted into that new connect() would end the cluster for good.
     setImmediate(() => {
       if (this.status !== "disconnecting" || this.nodes().length > 0) return;
-      // What the pool's "drain" would have done: "close", then (closed by hand, so no retry) "end".
-      const internals = this as unknown as ClusterInternals;
-      internals.setStatus("close");
-      internals.handleCloseEvent();
+      closeAsPoolDrainWould(this);
     });
   }
 

@@ -1,0 +1,47 @@
+/**
+ * The one place payhooks reads BullMQ's private formats or mirrors its private decisions.
+ *
+ * Checked against bullmq 6.7.0, pinned exactly in every package.json that declares it. On an
+ * upgrade, re-check (bullmq.int.test.ts fails when one of these changes):
+ * - A job is the hash `queue.toKey(id)` with its creation time (ms) in the field `timestamp`, the
+ *   `timestamp` of the Job that `Queue.add` returned. An add of an id already taken leaves the
+ *   stored job as it was, yet still returns a Job built on the client with a timestamp of its own
+ *   (addStandardJob-*.lua answers the id either way).
+ * - The wait list `queue.toKey("wait")`: adds LPUSH, workers take from the right, so its tail is
+ *   the oldest job waiting.
+ * - `Job#shouldRetryJob` (private, classes/job.js): another attempt while
+ *   `attemptsMade + 1 < opts.attempts` and the error is no UnrecoverableError (by class or by
+ *   name). It also stops at the queue's `maxStartedAttempts` and when a custom backoff strategy
+ *   answers -1; payhooks uses neither (JOB_OPTIONS: exponential backoff).
+ */
+import { UnrecoverableError, type Job, type Queue } from "bullmq";
+import type IORedis from "ioredis";
+
+/** When the stored job `jobId` of `queue` was created (ms), or null when there is no such job. One HGET. */
+export async function storedJobTimestamp(redis: Pick<IORedis, "hget">, queue: Pick<Queue, "toKey">, jobId: string): Promise<number | null> {
+  const stored = await redis.hget(queue.toKey(jobId), "timestamp");
+  return stored === null ? null : Number(stored);
+}
+
+/**
+ * When the oldest job waiting in `queue` was created (ms), or null when none waits: one LINDEX
+ * and one HGET, whatever the queue's length.
+ */
+export async function oldestWaitingAt(redis: Pick<IORedis, "lindex" | "hget">, queue: Pick<Queue, "toKey">): Promise<number | null> {
+  const oldestId = await redis.lindex(queue.toKey("wait"), -1);
+  return oldestId ? await storedJobTimestamp(redis, queue, oldestId) : null;
+}
+
+/** Whether BullMQ takes `err` for an UnrecoverableError: no retry, whatever attempts are left. */
+export function isUnrecoverable(err: unknown): err is Error {
+  return err instanceof UnrecoverableError || (err instanceof Error && err.name === "UnrecoverableError");
+}
+
+/**
+ * Whether BullMQ leaves `job` failed for good after the attempt that threw `err`, as its
+ * `Job#shouldRetryJob` decides. Call it while the attempt runs (in the processor): `attemptsMade`
+ * counts the attempts finished before this one, since BullMQ increments it after the processor.
+ */
+export function isFinalAttempt(job: Pick<Job, "attemptsMade" | "opts">, err: unknown): boolean {
+  return isUnrecoverable(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
