@@ -21,9 +21,12 @@ export const clickConfigShape = {
 
 export type ClickConfig = ConfigOf<typeof clickConfigShape>;
 
-export const clickConfig: ConfigPart<typeof clickConfigShape> = {
+/** The configuration of an enabled Click: the service and its key are there. */
+export type ClickEnabled = ClickConfig & { CLICK_SERVICE_ID: string; CLICK_SECRET_KEY: string };
+
+export const clickConfig: ConfigPart<typeof clickConfigShape, ClickEnabled> = {
   schema: z.object(clickConfigShape),
   secrets: ["CLICK_SECRET_KEY"],
   /** Both required variables set; otherwise the routes answer 503 provider_not_configured. */
-  enabled: (c) => c.CLICK_SERVICE_ID !== undefined && c.CLICK_SECRET_KEY !== undefined,
+  enabled: (c): c is ClickEnabled => c.CLICK_SERVICE_ID !== undefined && c.CLICK_SECRET_KEY !== undefined,
 };

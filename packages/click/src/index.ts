@@ -1,5 +1,5 @@
 import type { ProviderModule } from "@payhooks/core";
-import { clickConfig, type clickConfigShape } from "./config";
+import { clickConfig, type ClickEnabled, type clickConfigShape } from "./config";
 import { clickIngress, type ClickIngressState } from "./ingress";
 import { clickSimulator } from "./simulator";
 import { clickWorker } from "./worker";
@@ -9,7 +9,7 @@ import { clickWorker } from "./worker";
  * worker from the ledger. `sign_string` is an MD5 of the secret key plus public data: it is
  * masked wherever payloads are shown.
  */
-export const clickModule: ProviderModule<typeof clickConfigShape, ClickIngressState> = {
+export const clickModule: ProviderModule<typeof clickConfigShape, ClickIngressState, ClickEnabled> = {
   id: "click",
   config: clickConfig,
   ingress: clickIngress,
@@ -23,7 +23,7 @@ export const clickModule: ProviderModule<typeof clickConfigShape, ClickIngressSt
 export { CLICK_ERRORS, CLICK_ERROR_NOTES, clickReply, serializeReply } from "./codes";
 export type { ClickErrorCode, ClickReply, Echo } from "./codes";
 export { clickConfig, clickConfigShape } from "./config";
-export type { ClickConfig } from "./config";
+export type { ClickConfig, ClickEnabled } from "./config";
 export { soumToTiyin } from "./money";
 export { clickSign, signString, verifyClickSignature } from "./sign";
 export type { SignedFields } from "./sign";

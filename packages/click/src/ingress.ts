@@ -1,7 +1,7 @@
 import type { BlockList } from "node:net";
 import type { IngressDecision, IngressPart, Logger, RedisConnection, RequestOutcome, WebhookReply, WebhookRequest } from "@payhooks/core";
 import { CLICK_ERRORS, clickReply, serializeReply, type ClickReply, type Echo } from "./codes";
-import type { ClickConfig } from "./config";
+import type { ClickConfig, ClickEnabled } from "./config";
 import { callOf, checkSyntax, echoOf, parseClickBody } from "./request";
 import { verifyClickSignature } from "./sign";
 
@@ -20,7 +20,7 @@ function routeActions(path: string): readonly string[] {
 }
 
 export type ClickIngressState = {
-  config: ClickConfig;
+  config: ClickEnabled;
   redis: Pick<RedisConnection, "incr">;
   /** the Redis key `merchant_prepare_id`s are allocated from (INCR) */
   prepareSeqKey: string;
@@ -114,9 +114,9 @@ export async function acceptClick(request: WebhookRequest, state: ClickIngressSt
     action,
     sign_time: fields["sign_time"]!,
   };
-  if (!verifyClickSignature(signed, fields["sign_string"]!, config.CLICK_SECRET_KEY ?? "")) return refuse(CLICK_ERRORS.SIGN_CHECK_FAILED, echo);
+  if (!verifyClickSignature(signed, fields["sign_string"]!, config.CLICK_SECRET_KEY)) return refuse(CLICK_ERRORS.SIGN_CHECK_FAILED, echo);
   // Genuine, but not for this service.
-  if (config.CLICK_SERVICE_ID === undefined || BigInt(fields["service_id"]!) !== BigInt(config.CLICK_SERVICE_ID)) {
+  if (BigInt(fields["service_id"]!) !== BigInt(config.CLICK_SERVICE_ID)) {
     return refuse(CLICK_ERRORS.BAD_REQUEST, echo);
   }
   const prepare = action === "0";
@@ -149,7 +149,7 @@ export async function acceptClick(request: WebhookRequest, state: ClickIngressSt
 
 const BAD_REQUEST_BODY = serializeReply(clickReply(CLICK_ERRORS.BAD_REQUEST));
 
-export const clickIngress: IngressPart<ClickConfig, ClickIngressState> = {
+export const clickIngress: IngressPart<ClickConfig, ClickIngressState, ClickEnabled> = {
   routes: [
     { methods: ["POST"], path: CLICK_ROUTES.prepare },
     { methods: ["POST"], path: CLICK_ROUTES.complete },

@@ -26,10 +26,11 @@ export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
  * ingress serves the provider (else every route answers `notConfigured`); `secrets` names the
  * variables whose values must never be shown or logged.
  */
-export type ConfigPart<S extends z.ZodRawShape = z.ZodRawShape> = {
+export type ConfigPart<S extends z.ZodRawShape = z.ZodRawShape, E extends ConfigOf<S> = ConfigOf<S>> = {
   schema: z.ZodObject<S>;
   secrets: readonly (keyof S & string)[];
-  enabled(config: ConfigOf<S>): boolean;
+  /** a type guard: what it checks is what `setup` may rely on (the secrets present), with no `!` */
+  enabled(config: ConfigOf<S>): config is E;
   refine?(config: ConfigOf<S>, issue: (variable: keyof S & string, message: string) => void): void;
 };
 
@@ -94,12 +95,12 @@ export type IngressContext<C> = {
   logger: Logger;
 };
 
-export type IngressPart<C, S> = {
+export type IngressPart<C, S, E extends C = C> = {
   routes: readonly RouteSpec[];
   /** request–reply providers get a QueueEvents listener and answer from the worker's return value */
   requestReply?: { timeoutMs(config: C): number };
-  /** per-process state built from the configuration (key stores, allow-lists) */
-  setup(ctx: IngressContext<C>): S;
+  /** per-process state built from the configuration of an enabled provider (key stores, allow-lists) */
+  setup(ctx: IngressContext<E>): S;
   accept(request: WebhookRequest, state: S): IngressDecision | Promise<IngressDecision>;
   /**
    * Answers the pipeline gives in the provider's dialect: the provider is not configured; the
@@ -241,10 +242,10 @@ export type SimulatorPart<C> = {
 export type ConfigOf<S extends z.ZodRawShape> = z.infer<z.ZodObject<S>>;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds modules of every shape
-export type ProviderModule<S extends z.ZodRawShape = any, St = any> = {
+export type ProviderModule<S extends z.ZodRawShape = any, St = any, E extends ConfigOf<S> = ConfigOf<S>> = {
   id: ProviderId;
-  config: ConfigPart<S>;
-  ingress: IngressPart<ModuleConfig<S>, St>;
+  config: 0 extends 1 & S ? ConfigPart<any, any> : ConfigPart<S, E>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  ingress: IngressPart<ModuleConfig<S>, St, 0 extends 1 & S ? any : E>; // eslint-disable-line @typescript-eslint/no-explicit-any
   worker: WorkerPart<ModuleConfig<S>>;
   /**
    * Payload fields (keys, anywhere in the body) that hold personal data or secrets beyond the

@@ -21,11 +21,13 @@ const shape = {
 export const paymeConfig = {
   schema: z.object(shape),
   secrets: ["PAYME_KEY", "PAYME_TEST_KEY"],
-  enabled: (c) => c.PAYME_KEY !== undefined,
+  enabled: (c): c is PaymeEnabled => c.PAYME_KEY !== undefined,
   refine(c, issue) {
     if (c.PAYME_ALLOW_TEST_KEY && !c.PAYME_TEST_KEY) issue("PAYME_TEST_KEY", "is required when PAYME_ALLOW_TEST_KEY=true");
     if (c.PAYME_KEY && c.PAYME_TEST_KEY && c.PAYME_KEY === c.PAYME_TEST_KEY) issue("PAYME_TEST_KEY", "must differ from PAYME_KEY");
   },
-} satisfies ConfigPart<typeof shape>;
+} satisfies ConfigPart<typeof shape, PaymeEnabled>;
 
-export type PaymeConfig = z.infer<typeof paymeConfig.schema>;
+export type PaymeConfig = z.infer<z.ZodObject<typeof shape>>;
+/** The configuration of an enabled Payme: its cashbox key is there. */
+export type PaymeEnabled = PaymeConfig & { PAYME_KEY: string };

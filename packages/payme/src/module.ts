@@ -12,7 +12,7 @@ import {
   type WorkerContext,
 } from "@payhooks/core";
 import { BlockList } from "node:net";
-import { paymeConfig, type PaymeConfig } from "./config";
+import { paymeConfig, type PaymeConfig, type PaymeEnabled } from "./config";
 import { PAYME_ERRORS, rpcError, rpcResponse, type PaymeReply } from "./errors";
 import { createPaymeKeyStore, type PaymeKeyStore } from "./keys";
 import { authenticate, parseCall, requestId, type PaymeCall, type PaymeKeys } from "./rpc";
@@ -248,7 +248,7 @@ export const paymeModule = {
         redis,
         prefix,
         login: c.PAYME_LOGIN,
-        live: c.PAYME_KEY!,
+        live: c.PAYME_KEY,
         test: c.PAYME_ALLOW_TEST_KEY ? (c.PAYME_TEST_KEY ?? null) : null,
       }),
       allowedIps: c.PAYME_ALLOWED_IPS ?? null,
@@ -268,4 +268,4 @@ export const paymeModule = {
   sensitiveFields: ["password", "phone", "card"],
   secretHeaders: ["authorization"],
   simulator: paymeSimulator,
-} satisfies ProviderModule<typeof paymeConfig.schema.shape, State>;
+} satisfies ProviderModule<typeof paymeConfig.schema.shape, State, PaymeEnabled>;

@@ -10,7 +10,9 @@ const shape = {
 export const payramConfig = {
   schema: z.object(shape),
   secrets: ["PAYRAM_WEBHOOK_SECRET"],
-  enabled: (c) => c.PAYRAM_WEBHOOK_SECRET !== undefined,
-} satisfies ConfigPart<typeof shape>;
+  enabled: (c): c is PayramEnabled => c.PAYRAM_WEBHOOK_SECRET !== undefined,
+} satisfies ConfigPart<typeof shape, PayramEnabled>;
 
-export type PayramConfig = z.infer<typeof payramConfig.schema>;
+export type PayramConfig = z.infer<z.ZodObject<typeof shape>>;
+/** The configuration of an enabled Payram: its secret is there. */
+export type PayramEnabled = PayramConfig & { PAYRAM_WEBHOOK_SECRET: string };

@@ -8,7 +8,7 @@ import {
   type IngressDecision,
   type ProviderModule,
 } from "@payhooks/core";
-import { payramConfig, type PayramConfig } from "./config";
+import { payramConfig, type PayramConfig, type PayramEnabled } from "./config";
 import { decidePayram } from "./decide";
 import { parsePayramNotification, payramJobId } from "./schemas";
 import { payramSimulator } from "./simulator";
@@ -30,7 +30,7 @@ export const payramModule = {
   config: payramConfig,
   ingress: {
     routes: [{ methods: ["POST"], path: "/webhooks/payram" }],
-    setup: ({ config }): State => ({ secrets: [config.PAYRAM_WEBHOOK_SECRET!] }),
+    setup: ({ config }): State => ({ secrets: [config.PAYRAM_WEBHOOK_SECRET] }),
     accept(request, { secrets }): IngressDecision {
       const { rawBody, headers } = request;
       const isTest = headers["x-webhook-test"]?.toLowerCase() === "true";
@@ -77,6 +77,6 @@ export const payramModule = {
   sensitiveFields: ["customer_email"],
   secretHeaders: [PAYRAM_SIGNATURE_HEADER, PAYRAM_API_KEY_HEADER],
   simulator: payramSimulator,
-} satisfies ProviderModule<typeof payramConfig.schema.shape, State>;
+} satisfies ProviderModule<typeof payramConfig.schema.shape, State, PayramEnabled>;
 
 export type { PayramConfig };

@@ -50,7 +50,7 @@ export function payskeConfigFor<P extends string>(prefix: P, provider: string) {
     // zod's own shape type loses the template-literal names: the declared one is the same object.
     schema: z.object(shape) as unknown as z.ZodObject<Shape>,
     secrets: [names.secret, names.testSecret] as (keyof Shape & string)[],
-    enabled: (c) => {
+    enabled: (c): c is z.infer<z.ZodObject<Shape>> => {
       const s = settings(c);
       return s.secrets.length > 0 || s.testSecrets.length > 0;
     },

@@ -24,7 +24,7 @@ const shape = {
 export const robokassaConfig = {
   schema: z.object(shape),
   secrets: ["ROBOKASSA_PASSWORD1", "ROBOKASSA_PASSWORD2", "ROBOKASSA_TEST_PASSWORD1", "ROBOKASSA_TEST_PASSWORD2"],
-  enabled: (c) => c.ROBOKASSA_PASSWORD1 !== undefined && c.ROBOKASSA_PASSWORD2 !== undefined,
+  enabled: (c): c is RobokassaEnabled => c.ROBOKASSA_PASSWORD1 !== undefined && c.ROBOKASSA_PASSWORD2 !== undefined,
   refine(c, issue) {
     for (const [a, b] of [
       ["ROBOKASSA_PASSWORD1", "ROBOKASSA_PASSWORD2"],
@@ -48,6 +48,8 @@ export const robokassaConfig = {
       if (c[test] !== undefined && c[test] === c[live]) issue(test, `must differ from ${live}`);
     }
   },
-} satisfies ConfigPart<typeof shape>;
+} satisfies ConfigPart<typeof shape, RobokassaEnabled>;
 
-export type RobokassaConfig = z.infer<typeof robokassaConfig.schema>;
+export type RobokassaConfig = z.infer<z.ZodObject<typeof shape>>;
+/** The configuration of an enabled RoboKassa: both shop passwords are there. */
+export type RobokassaEnabled = RobokassaConfig & { ROBOKASSA_PASSWORD1: string; ROBOKASSA_PASSWORD2: string };

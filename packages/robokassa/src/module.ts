@@ -8,7 +8,7 @@ import {
   type WebhookReply,
   type WebhookRequest,
 } from "@payhooks/core";
-import { robokassaConfig, type RobokassaConfig } from "./config";
+import { robokassaConfig, type RobokassaEnabled } from "./config";
 import { decideRobokassa } from "./decide";
 import { firstValues, orderIdOf, readNotice, robokassaJobId, robokassaPaymentId } from "./notice";
 import { robokassaSimulator } from "./simulator";
@@ -118,8 +118,8 @@ export const robokassaModule = {
       { methods: ["GET", "POST", "HEAD"], path: ROBOKASSA_SUCCESS_PATH, counted: false },
       { methods: ["GET", "POST", "HEAD"], path: ROBOKASSA_FAIL_PATH, counted: false },
     ],
-    setup: ({ config: c }: { config: RobokassaConfig }): State => ({
-      live: { password1: c.ROBOKASSA_PASSWORD1!, password2: c.ROBOKASSA_PASSWORD2! },
+    setup: ({ config: c }): State => ({
+      live: { password1: c.ROBOKASSA_PASSWORD1, password2: c.ROBOKASSA_PASSWORD2 },
       test:
         c.ROBOKASSA_TEST_PASSWORD1 && c.ROBOKASSA_TEST_PASSWORD2
           ? { password1: c.ROBOKASSA_TEST_PASSWORD1, password2: c.ROBOKASSA_TEST_PASSWORD2 }
@@ -160,4 +160,4 @@ export const robokassaModule = {
   sensitiveFields: ["EMail", "Email", "email"],
   secretHeaders: [],
   simulator: robokassaSimulator,
-} satisfies ProviderModule<typeof robokassaConfig.schema.shape, State>;
+} satisfies ProviderModule<typeof robokassaConfig.schema.shape, State, RobokassaEnabled>;
