@@ -10,7 +10,7 @@
  * - Payram / Payske: a 4xx with a JSON `{"error": …}` body for anything unauthenticated; an
  *   authenticated body, whatever it holds, is acknowledged with 200 and one job (named by its
  *   event id or its bytes) that the worker will quarantine — the properties check and drop it;
- * - RoboKassa ResultURL: a 4xx whose body never starts with `OK` (providers.md §1.7, §4).
+ * - RoboKassa ResultURL: a 4xx whose body never starts with `OK` (docs/protocols/robokassa.md#answers).
  * Never a 5xx, never a hang; the process stays up and answers /healthz after each property.
  *
  * Runs are reproducible: a fixed seed (FUZZ_SEED to explore others; fast-check prints the
@@ -153,7 +153,7 @@ function expectWellFormed(reply: Reply): void {
 
 type PaymeAnswer = { jsonrpc: string; id: unknown; error: { code: number; message: Record<string, string>; data?: unknown } };
 
-/** Payme's dialect (payme.md §1.3, §4): HTTP 200, a JSON-RPC error with a localized message. */
+/** Payme's dialect (docs/protocols/payme.md#answers, #error-codes): HTTP 200, a JSON-RPC error with a localized message. */
 function expectPaymeError(reply: Reply, codes: readonly number[], id?: unknown): PaymeAnswer {
   expectWellFormed(reply);
   expect(reply.status).toBe(200);
@@ -178,7 +178,7 @@ function expectJsonError(reply: Reply, statuses: readonly number[]): string {
   return body.error as string;
 }
 
-/** RoboKassa: a refusal is anything but `OK…` (providers.md §4), as plain text or the JSON of the error handler. */
+/** RoboKassa: a refusal is anything but `OK…` (docs/protocols/robokassa.md#answers), as plain text or the JSON of the error handler. */
 function expectRobokassaRefusal(reply: Reply, statuses: readonly number[] = [400]): void {
   expectWellFormed(reply);
   expect(statuses).toContain(reply.status);
@@ -368,7 +368,7 @@ const NOT_A_NUMBER = ['"NaN"', '"Infinity"', '"-Infinity"', '"1e400"', '"100"', 
 const negative = fc.oneof(fc.integer({ max: -1 }).map(String), fc.double({ max: -Number.MIN_VALUE, noNaN: true, noDefaultInfinity: true }).map((n) => JSON.stringify(n)));
 const fraction = fc.tuple(fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 1, max: 999_999 })).map(([i, f]) => `${i}.${String(f).padStart(6, "0")}1`);
 const beyondSafe = fc.bigInt({ min: 2n ** 53n + 1n, max: 10n ** 30n }).map(String);
-/** Payme's Amount: a positive integer of tiyin within 2^53 (payme.md §2). */
+/** Payme's Amount: a positive integer of tiyin within 2^53 (docs/protocols/payme.md#money). */
 const badPaymeAmount = literal(
   ["1e400", "-1e400", "-0", "0", "9007199254740993", "1e21", "123456789012345678901234567890", "0.5", "1.0000001", "-1", "1e-400", ...NOT_A_NUMBER],
   fc.oneof(negative, fraction, beyondSafe),

@@ -1,5 +1,5 @@
 /**
- * GET /metrics on the admin port (issue 6), against real ingress and worker processes, a real
+ * GET /metrics on the admin port (README, "Metrics"), against real ingress and worker processes, a real
  * merchant endpoint and a private redis-server. Real traffic goes in over HTTP for all four
  * providers — accepted, redelivered, badly signed, malformed — plus a job that fails by its
  * input and merchant deliveries that fail once and for good; then the scrape must show exactly

@@ -1,6 +1,6 @@
 /**
  * Payme's sandbox sequences, black-box over HTTP against real ingress and worker processes and a
- * private redis-server (shared/protocols/payme.md; issue 3). Orders are created through the admin
+ * private redis-server (docs/protocols/payme.md). Orders are created through the admin
  * API; every answer is read as Payme reads it.
  */
 import { Queue } from "bullmq";

@@ -2,7 +2,8 @@
  * Payme Merchant API properties the sandbox sequences (payme.e2e.int.test.ts) do not reach:
  * ChangePassword across two ingress processes, PAYME_ALLOWED_IPS under TRUST_PROXY, many calls
  * in flight through one ingress, and transport edges. Real ingress and worker processes, a
- * private redis-server, real HTTP over loopback (shared/protocols/payme.md §1, §3.7).
+ * private redis-server, real HTTP over loopback (docs/protocols/payme.md#transport,
+ * #authentication, #changepassword).
  */
 import { request } from "node:http";
 import { Queue } from "bullmq";

@@ -1,6 +1,6 @@
 /**
  * Payske over HTTP against real ingress and worker processes and a private redis-server
- * (issue 5). Deliveries are signed by the `stripe` package's own generateTestHeaderString and
+ * (docs/protocols/payske.md). Deliveries are signed by the `stripe` package's own generateTestHeaderString and
  * sent under Payske's header name.
  */
 import { Queue } from "bullmq";

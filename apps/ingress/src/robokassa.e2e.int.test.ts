@@ -1,6 +1,6 @@
 /**
  * RoboKassa over HTTP against real ingress and worker processes and a private redis-server
- * (issue 4). Notices are signed as RoboKassa signs them; each signature is also checked with the
+ * (docs/protocols/robokassa.md). Notices are signed as RoboKassa signs them; each signature is also checked with the
  * `@dev-aces/robokassa` package, an implementation we did not write.
  */
 import { Robokassa } from "@dev-aces/robokassa";

@@ -1,7 +1,8 @@
 /**
- * Payme calls racing across two real worker processes behind one real ingress (issue 3):
- * Perform ∥ Cancel, Create ∥ Create on one order and Perform ∥ Perform each end in one state
- * that every answer, the ledger, the order and the emitted PaymentEvents agree on.
+ * Payme calls racing across two real worker processes behind one real ingress
+ * (docs/protocols/payme.md#retries-and-idempotency): Perform ∥ Cancel, Create ∥ Create on one
+ * order and Perform ∥ Perform each end in one state that every answer, the ledger, the order and
+ * the emitted PaymentEvents agree on.
  */
 import { Queue } from "bullmq";
 import { QUEUES, createLedger, createRedis, type PaymentEvent, type RedisConnection } from "@payhooks/core";

@@ -59,7 +59,7 @@ function prepared(): ClickCurrent {
   return { payment: p, order: withPayment(order(), p) };
 }
 
-describe("decidePrepare (click.md §5)", () => {
+describe("decidePrepare (docs/protocols/click.md#prepare)", () => {
   test("a new attempt: prepared, holds the order (reserved), one payment.pending, answer 0 with merchant_prepare_id", () => {
     const out = decidePrepare(PREPARE, { payment: null, order: order() }, ctx);
     expect(out.reply).toEqual({ click_trans_id: "2245678901", merchant_trans_id: "ord-1001", merchant_prepare_id: 17, error: 0, error_note: "Success" });
@@ -135,7 +135,7 @@ describe("decidePrepare (click.md §5)", () => {
   });
 });
 
-describe("repeated Prepare (click.md §7)", () => {
+describe("repeated Prepare (docs/protocols/click.md#retries-and-idempotency)", () => {
   test("of a prepared attempt: the stored answer (same merchant_prepare_id, even with a new one proposed), no change", () => {
     const current = prepared();
     const out = decidePrepare({ ...PREPARE, proposed_prepare_id: 99, sign_time: "2024-03-02 07:59:00" }, current, { now: NOW + 60_000 });
@@ -163,7 +163,7 @@ describe("repeated Prepare (click.md §7)", () => {
   });
 });
 
-describe("decideComplete (click.md §6)", () => {
+describe("decideComplete (docs/protocols/click.md#complete)", () => {
   test("error=0 on a prepared attempt: completed, settled, payment.succeeded, the order paid, merchant_confirm_id", () => {
     const current = prepared();
     const out = decideComplete(COMPLETE, current, ctx);
@@ -251,7 +251,7 @@ describe("decideComplete (click.md §6)", () => {
   });
 });
 
-describe("repeats and races (click.md §7, §10)", () => {
+describe("repeats and races (docs/protocols/click.md#retries-and-idempotency)", () => {
   const completedCurrent = (): ClickCurrent => {
     const c = prepared();
     const p = stored(decideComplete(COMPLETE, c, ctx).decision);

@@ -11,7 +11,7 @@ import { soumToTiyin } from "./money";
 import type { ClickCall } from "./request";
 
 /**
- * Click's state machine (docs/protocols/click.md#state-machine), decided by pure functions over
+ * Click's attempt states (docs/protocols/click.md#status-mapping, #retries-and-idempotency), decided by pure functions over
  * the ledger's current record, so the ledger's compare-and-set applies each transition once.
  * One ledger payment per Click attempt, keyed by `click_trans_id`.
  */
@@ -114,7 +114,7 @@ function write(next: ClickAttempt, at: string, data: Record<string, unknown> = {
         requested: next.amount,
         settled: next.state === "completed" ? next.amount : 0,
         refunded: 0,
-        // Click has no test flag: its own test tools sign with the real key (click.md#mapping).
+        // Click has no test flag: its own test tools sign with the real key (docs/protocols/click.md#test-and-live-mode).
         livemode: true,
       },
       providerStatus: next.state,

@@ -1,5 +1,5 @@
 /**
- * Click's answer codes and the JSON answers built from them (docs/protocols/click.md#responses,
+ * Click's answer codes and the JSON answers built from them (docs/protocols/click.md#answers,
  * #error-codes). The `error_note` texts are Click's own: keep them as they are.
  */
 export const CLICK_ERRORS = {
@@ -63,7 +63,7 @@ export function clickReply(
 
 /**
  * The answer's JSON text. `click_trans_id` is written with exactly the digits received, never
- * through a float (docs/protocols/click.md#shapes); digits with a leading zero would not be a
+ * through a float (docs/protocols/click.md#answers); digits with a leading zero would not be a
  * JSON number, so those (never seen from Click) go out as a string, which readers accept too.
  */
 export function serializeReply(reply: ClickReply): string {

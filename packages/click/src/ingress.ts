@@ -12,7 +12,7 @@ export const CLICK_ROUTES = {
   either: "/webhooks/click",
 } as const;
 
-/** The actions a route takes (docs/protocols/click.md#payhooks-routes). */
+/** The actions a route takes (docs/protocols/click.md#transport). */
 function routeActions(path: string): readonly string[] {
   if (path === CLICK_ROUTES.prepare) return ["0"];
   if (path === CLICK_ROUTES.complete) return ["1"];
@@ -30,7 +30,7 @@ export type ClickIngressState = {
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
-/** Every Click answer: HTTP 200 and Click's JSON (docs/protocols/click.md#responses). */
+/** Every Click answer: HTTP 200 and Click's JSON (docs/protocols/click.md#answers). */
 export function jsonReply(reply: ClickReply, outcome: RequestOutcome, status = 200): WebhookReply {
   return { status, contentType: JSON_TYPE, body: serializeReply(reply), outcome };
 }
@@ -58,7 +58,7 @@ function addressOf(ip: string): { address: string; family: "ipv4" | "ipv6" } {
 /**
  * The reply a worker's return value comes to: its `reply` (a CallResult, possibly still JSON
  * text), else -7 — no answer in time, Redis refused the job, the worker failed it, or it was
- * picked up too late (docs/protocols/click.md#request-reply-failures-and-concurrency).
+ * picked up too late (docs/protocols/click.md#worker-timeout).
  */
 export function answerOf(result: unknown, echo: Echo): WebhookReply {
   let value = result;
@@ -83,7 +83,7 @@ function isClickReply(value: unknown): value is ClickReply {
 }
 
 /**
- * The ingress's steps (docs/protocols/click.md#prepare, steps 1–6; #complete): the body, the
+ * The ingress's steps (docs/protocols/click.md#order-of-checks): the body, the
  * syntax (-8), the action (-3), the signature (-1), the service (-8), a failed Prepare (-9);
  * then a request–reply call the worker answers from the ledger. A Prepare reserves a
  * `merchant_prepare_id` here (INCR; a repeat or refusal leaves a gap, never a reuse).

@@ -118,7 +118,7 @@ const PREPARE = "/webhooks/click/prepare";
 const COMPLETE = "/webhooks/click/complete";
 const EITHER = "/webhooks/click";
 
-describe("Click's SHOP-API tester, 15 scenarios (click.md §7.3)", () => {
+describe("Click's SHOP-API tester, 15 scenarios (docs/protocols/click.md#test-and-live-mode)", () => {
   test("every step answers what the tester expects", async () => {
     const w = world();
     w.putOrder("ord-1");
@@ -167,7 +167,7 @@ describe("Click's SHOP-API tester, 15 scenarios (click.md §7.3)", () => {
   });
 });
 
-describe("ingress (click.md §1, §5 steps 1–6)", () => {
+describe("ingress (docs/protocols/click.md#transport, #order-of-checks)", () => {
   test("answers are HTTP 200 JSON; refusals are answered without a job", async () => {
     const w = world();
     const r = await w.post(PREPARE, signed(prepareFields(), "wrong"));
@@ -296,7 +296,7 @@ describe("ingress (click.md §1, §5 steps 1–6)", () => {
   });
 });
 
-describe("worker (click.md §5–§7)", () => {
+describe("worker (docs/protocols/click.md#prepare, #complete, #retries-and-idempotency)", () => {
   test("a repeated Prepare answers as the first did, with no new event; a second attempt may take a Click-reserved order", async () => {
     const w = world();
     w.putOrder("ord-1");
@@ -379,7 +379,7 @@ describe("simulator scenarios", () => {
   });
 });
 
-describe("configuration (click.md §11)", () => {
+describe("configuration (docs/protocols/click.md#configuration)", () => {
   const parse = (env: Record<string, string>) => clickConfig.schema.safeParse(env);
   test("enabled with the service id and the secret key; CLICK_RPC_TIMEOUT_MS defaults to 5000", () => {
     const c = parse({ CLICK_SERVICE_ID: "12345", CLICK_SECRET_KEY: "k" });

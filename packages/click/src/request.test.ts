@@ -3,7 +3,7 @@ import { callOf, checkSyntax, parseClickBody, parseForm, parseJsonObject, trunca
 
 const body = (text: string) => parseClickBody(Buffer.from(text, "utf8"));
 
-describe("form bodies (click.md §1.3)", () => {
+describe("form bodies (docs/protocols/click.md#transport)", () => {
   test("+ is a space, %XX are UTF-8 bytes, values verbatim (no trimming, no case folding)", () => {
     expect(parseForm("sign_time=2024-03-02+07%3A50%3A19&merchant_trans_id=%D0%B7%D0%B0%D0%BA%D0%B0%D0%B7&note=%20Ab%20")).toEqual({
       ok: true,
@@ -32,7 +32,7 @@ describe("form bodies (click.md §1.3)", () => {
   });
 });
 
-describe("JSON bodies (click.md §1.3)", () => {
+describe("JSON bodies (docs/protocols/click.md#transport)", () => {
   test("a flat object of strings and integers reads like the form", () => {
     expect(body(' {"click_trans_id": 2245678901, "amount": "1000.50", "error": -5017, "error_note": "x"}')).toEqual({
       ok: true,
@@ -73,7 +73,7 @@ const PREPARE: ClickFields = {
 };
 const COMPLETE: ClickFields = { ...PREPARE, action: "1", merchant_prepare_id: "17" };
 
-describe("syntax rules (click.md §2), all -8", () => {
+describe("syntax rules (docs/protocols/click.md#fields-read), all -8", () => {
   test("a well-formed Prepare and Complete pass", () => {
     expect(checkSyntax(PREPARE).ok).toBe(true);
     expect(checkSyntax(COMPLETE).ok).toBe(true);
@@ -134,7 +134,7 @@ describe("syntax rules (click.md §2), all -8", () => {
   });
 });
 
-describe("amounts (click.md §8): soum text → tiyin, exactly", () => {
+describe("amounts (docs/protocols/click.md#money): soum text → tiyin, exactly", () => {
   test.each([
     ["50000", 5_000_000],
     ["50000.0", 5_000_000],

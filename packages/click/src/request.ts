@@ -2,7 +2,7 @@ import { z } from "zod";
 import { CLICK_ERRORS, clickReply, type ClickReply, type Echo } from "./codes";
 
 /**
- * Reading a Click request (docs/protocols/click.md#body-formats, #request-parameters): the body
+ * Reading a Click request (docs/protocols/click.md#transport, #fields-read): the body
  * as flat string fields, then the syntax rules. Everything here is answered by the ingress.
  */
 
@@ -153,7 +153,7 @@ export type SyntaxResult =
   | { ok: false; reply: ClickReply; why: string };
 
 /**
- * The syntax rules (docs/protocols/click.md#request-parameters), all -8: the required fields
+ * The syntax rules (docs/protocols/click.md#fields-read), all -8: the required fields
  * present and non-empty (`merchant_prepare_id` too when `action` is "1"), the ids 1–20 ASCII
  * digits, `error` an integer ≤ 0. `action` and `amount` only have to be present here.
  */

@@ -10,7 +10,7 @@ function opensslMd5(text: string): string {
   return m[1]!;
 }
 
-// docs/protocols/click.md#test-vectors, verbatim.
+// The vectors of docs/protocols/click.md#authentication, verbatim.
 const K1: SignedFields = { click_trans_id: "2245678901", service_id: "12345", merchant_trans_id: "ord-1001", amount: "50000", action: "0", sign_time: "2024-03-02 07:50:19" };
 const K2: SignedFields = { ...K1, merchant_prepare_id: "17", action: "1", sign_time: "2024-03-02 07:50:41" };
 const K3: SignedFields = { click_trans_id: "98765", service_id: "30911", merchant_trans_id: "A-77.3", amount: "1000.50", action: "0", sign_time: "2025-01-09 00:00:05" };
@@ -27,7 +27,7 @@ const VECTORS: Array<[string, SignedFields, string, string, string]> = [
   ["K6", K6, "secret_key", "1840912345secret_key12350002024-03-02 07:50:19", "600f0d107407282c36b46d887b2b33eb"],
 ];
 
-describe("sign_string (click.md §3, §13)", () => {
+describe("sign_string (docs/protocols/click.md#authentication)", () => {
   test.each(VECTORS)("%s: the sign string and its digest", (_id, fields, secret, text, md5) => {
     expect(signString(fields, secret)).toBe(text);
     expect(clickSign(fields, secret)).toBe(md5);

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { constantTimeEqual } from "@payhooks/core";
 
-/** The signed fields of a request, each exactly as received (docs/protocols/click.md#signature). */
+/** The signed fields of a request, each exactly as received (docs/protocols/click.md#authentication). */
 export type SignedFields = {
   click_trans_id: string;
   service_id: string;

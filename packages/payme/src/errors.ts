@@ -1,6 +1,6 @@
 /**
- * Payme JSON-RPC error codes and their localized messages (shared/protocols/payme.md §4).
- * Every error Payme receives carries `message: {ru, uz, en}`: Payme shows it to the payer.
+ * Payme JSON-RPC error codes (docs/protocols/payme.md#error-codes) and their localized messages
+ * (#answers). Every error Payme receives carries `message: {ru, uz, en}`: Payme shows it to the payer.
  */
 export const PAYME_ERRORS = {
   NOT_POST: -32300,

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { PAYME_ERRORS, paymeMessage, rpcError, rpcResponse, type PaymeErrorCode, type PaymeReply } from "./errors";
 import { PAYME_METHODS, authenticate, parseBasicAuth, parseCall, requestId, type PaymeKeys } from "./rpc";
 
-/** A cashbox KEY shaped like real ones (payme.md §1.4): 36 characters, with `& % # ? @` and a ":". */
+/** A cashbox KEY shaped like real ones (docs/protocols/payme.md#authentication): 36 characters, with `& % # ? @` and a ":". */
 const LIVE_KEY = "Zq3&h%7#Xk?p@2:mN8vR&t4%wY#9?bC@1dE";
 const TEST_KEY = "t3st&K%y#9?q@W:e7Rz&u2%iO#4?pA@5sD6";
 const KEYS: PaymeKeys = { login: "Paycom", live: LIVE_KEY, test: TEST_KEY };
@@ -50,7 +50,7 @@ describe("parseCall", () => {
     expect(result.ok && result.call.method).toBe(method);
   });
 
-  it("accepts a `jsonrpc` member without requiring it (payme.md §1.2)", () => {
+  it("accepts a `jsonrpc` member without requiring it (docs/protocols/payme.md#transport)", () => {
     const result = parseCall({ jsonrpc: "2.0", ...valid });
     expect(result).toEqual({ ok: true, call: { method: valid.method, params: valid.params, id: valid.id } });
   });
@@ -117,7 +117,7 @@ describe("parseCall", () => {
     },
   );
 
-  it("checks the shape (step 4) before the method name (step 5, payme.md §1.5)", () => {
+  it("checks the shape before the method name (docs/protocols/payme.md#order-of-checks, step 7)", () => {
     expect(refused(parseCall({ method: "NoSuchMethod", params: [], id: 1 }))).toEqual({
       error: { code: -32600, data: "params" },
     });
@@ -208,8 +208,9 @@ describe("parseBasicAuth", () => {
    * Known deviation, kept on purpose (fails today): parseBasicAuth's regex allows 0–2 "=" but not
    * the length a padded base64 needs, and Buffer.from(…, "base64") decodes leniently, so a
    * mis-padded credential the system decoder refuses is accepted. rpc.ts documents "null for …
-   * an undecodable credential" and payme.md §1.4 lists "undecodable" among the -32504 cases.
-   * No bypass follows (login and key are still compared), but the parser is not strict.
+   * an undecodable credential" and docs/protocols/payme.md#authentication lists bad base64 among
+   * the -32504 cases. No bypass follows (login and key are still compared), but the parser is
+   * not strict.
    */
   it.each([
     ["one '=' where two are needed", "UGF5Y29tOmtleQ="],
@@ -229,7 +230,7 @@ describe("authenticate", () => {
     expect(authenticate(basicHeader("Paycom", TEST_KEY), KEYS)).toBe("test");
   });
 
-  it("refuses the TEST_KEY when keys.test is null (payme.md §1.4)", () => {
+  it("refuses the TEST_KEY when keys.test is null (docs/protocols/payme.md#authentication)", () => {
     expect(authenticate(basicHeader("Paycom", TEST_KEY), { ...KEYS, test: null })).toBeNull();
     expect(authenticate(basicHeader("Paycom", LIVE_KEY), { ...KEYS, test: null })).toBe("live");
   });
@@ -308,7 +309,7 @@ describe("rpcResponse", () => {
     expect(body.error["data"]).toBe(data);
   });
 
-  it("echoes an unknown id as null (unparsable body, payme.md §1.3) and a string id verbatim", () => {
+  it("echoes an unknown id as null (unparsable body, docs/protocols/payme.md#order-of-checks) and a string id verbatim", () => {
     expect(JSON.stringify(rpcResponse(null, rpcError(PAYME_ERRORS.PARSE_ERROR)))).toContain('"id":null');
     expect(rpcResponse("req-7", { result: {} })["id"]).toBe("req-7");
   });
@@ -327,7 +328,7 @@ describe("rpcResponse", () => {
 describe("PAYME_ERRORS and their messages", () => {
   const codes = Object.values(PAYME_ERRORS) as PaymeErrorCode[];
 
-  it("lists the codes of payme.md §4", () => {
+  it("lists the codes of docs/protocols/payme.md#error-codes", () => {
     expect(PAYME_ERRORS).toEqual({
       NOT_POST: -32300,
       PARSE_ERROR: -32700,
@@ -370,7 +371,7 @@ describe("PAYME_ERRORS and their messages", () => {
     [-31007, "Невозможно отменить транзакцию. Заказ выполнен", "Tranzaksiyani bekor qilib bo'lmaydi. Buyurtma bajarilgan", "Cannot cancel transaction. Order is fulfilled"],
     [-31008, "Невозможно выполнить операцию", "Operatsiyani bajarib bo'lmaydi", "Unable to perform operation"],
     [-31050, "Неверный код заказа", "Buyurtma kodida xatolik", "Incorrect order code"],
-  ] as const)("code %i uses the texts of payme.md §4", (code, ru, uz, en) => {
+  ] as const)("code %i uses Payme's localized texts (docs/protocols/payme.md#answers)", (code, ru, uz, en) => {
     expect(paymeMessage(code)).toEqual({ ru, uz, en });
   });
 

@@ -1,7 +1,7 @@
 import { constantTimeEqual } from "@payhooks/core";
 import { PAYME_ERRORS, rpcError, type PaymeReply } from "./errors";
 
-/** Every method of the Merchant API (payme.md §3). ChangePassword is answered by the ingress itself. */
+/** Every method of the Merchant API (docs/protocols/payme.md#methods). ChangePassword is answered by the ingress itself. */
 export const PAYME_METHODS = [
   "CheckPerformTransaction",
   "CreateTransaction",
@@ -27,7 +27,7 @@ export function requestId(body: unknown): number | string | null {
 }
 
 /**
- * Step 4–5 of payme.md §1.5, after the body parsed and auth passed: the JSON-RPC shape, then the
+ * Step 7 of docs/protocols/payme.md#order-of-checks, after the body parsed and auth passed: the JSON-RPC shape, then the
  * method name (case-sensitive). Named params only; a `jsonrpc` member is accepted, not required.
  */
 export function parseCall(body: unknown): { ok: true; call: PaymeCall } | { ok: false; reply: PaymeReply } {

@@ -1,5 +1,5 @@
 /**
- * `payhooks simulate payme <scenario>`: Payme's JSON-RPC calls (payme.md), authenticated as Payme
+ * `payhooks simulate payme <scenario>`: Payme's JSON-RPC calls (docs/protocols/payme.md), authenticated as Payme
  * authenticates them — Basic auth `Paycom:<PAYME_KEY>` — and shown with the key masked
  * (`Basic Paycom:***`). Payme is request–reply: each answer comes after the ledger changed, so no
  * step waits for a worker (no `settles`).
@@ -11,9 +11,9 @@ import { PAYME_ERRORS } from "./errors";
 import { basicAuthorization } from "./rpc";
 import { PAYME_TIMEOUT_MS } from "./transaction";
 
-/** Payme's 12 hours (payme.md §3.2), plus a minute so the worker's clock cannot round it down. */
+/** Payme's 12 hours (docs/protocols/payme.md#12-hour-timeout), plus a minute so the worker's clock cannot round it down. */
 const PAYME_STALE_MS = PAYME_TIMEOUT_MS + 60_000;
-/** Payme cancel reasons (payme.md §3.4): 3 = error while performing, 5 = refund. */
+/** Payme cancel reasons (docs/protocols/payme.md#canceltransaction): 3 = error while performing, 5 = refund. */
 const PAYME_REASON_CANCEL = 3;
 const PAYME_REASON_REFUND = 5;
 /** The default order: 50 000 UZS in tiyin. */
@@ -54,7 +54,7 @@ function transaction(ctx: ScenarioContext<PaymeConfig>) {
     const request: SimulatedRequest = {
       name: method,
       path: "/webhooks/payme",
-      // Payme's own example sends `text/json` (payme.md §1.1).
+      // Payme's own example sends `text/json` (docs/protocols/payme.md#transport).
       headers: { "content-type": "text/json; charset=UTF-8", authorization },
       body: JSON.stringify({ method, params, id: rpcId++ }),
       summary: `${summary} (Basic ${login}:***)`,

@@ -184,7 +184,7 @@ const CANNOT_PERFORM: PaymeReply = { error: { code: -31008 } };
 const NOT_FOUND: PaymeReply = { error: { code: -31003 } };
 
 describe("constants", () => {
-  it("times out after 12 hours and knows only the reasons 1–5 and 10 (payme.md §3.2, §3.4)", () => {
+  it("times out after 12 hours and knows only the reasons 1–5 and 10 (docs/protocols/payme.md#12-hour-timeout, #canceltransaction)", () => {
     expect(PAYME_TIMEOUT_MS).toBe(12 * 60 * 60 * 1000);
     expect([...PAYME_REASONS]).toEqual([1, 2, 3, 4, 5, 10]);
   });
@@ -208,7 +208,7 @@ describe("merchantTransactionId", () => {
   });
 });
 
-describe("state machine (payme.md §5): every state × Create/Perform/Cancel/Check", () => {
+describe("state machine (docs/protocols/payme.md#state-machine): every state × Create/Perform/Cancel/Check", () => {
   type Method = "Create" | "Perform" | "Cancel" | "Check";
   /** the reason the table's CancelTransaction carries: Payme's, not the stored one */
   const CANCEL_REASON = 2;
@@ -393,7 +393,7 @@ describe("state machine (payme.md §5): every state × Create/Perform/Cancel/Che
   });
 });
 
-describe("repeats return the stored values byte for byte (payme.md §0.4)", () => {
+describe("repeats return the stored values byte for byte (docs/protocols/payme.md#retries-and-idempotency)", () => {
   const T_CREATE = PAYME_TIME_MS + 2_000;
   const T_PERFORM = PAYME_TIME_MS + 90_000;
   const T_CANCEL = PAYME_TIME_MS + 600_000;
@@ -468,7 +468,7 @@ describe("repeats return the stored values byte for byte (payme.md §0.4)", () =
   });
 });
 
-describe("CheckTransaction (payme.md §3.5)", () => {
+describe("CheckTransaction (docs/protocols/payme.md#checktransaction)", () => {
   it("answers 0 for unset times and null for an unset reason", () => {
     const reply = checkTransaction(payment(tx(1)), ctx(LATER_MS));
     if (!("result" in reply)) throw new Error("expected a result");
@@ -501,7 +501,7 @@ describe("CheckTransaction (payme.md §3.5)", () => {
   });
 });
 
-describe("CheckPerformTransaction (payme.md §3.1)", () => {
+describe("CheckPerformTransaction (docs/protocols/payme.md#checkperformtransaction)", () => {
   const params = (overrides: Partial<PaymeParams<"CheckPerformTransaction">> = {}): PaymeParams<"CheckPerformTransaction"> => ({
     amount: AMOUNT,
     account: { order_id: ORDER_ID },
@@ -657,7 +657,7 @@ describe("orderIdOf", () => {
   });
 });
 
-describe("CreateTransaction (payme.md §3.2)", () => {
+describe("CreateTransaction (docs/protocols/payme.md#createtransaction)", () => {
   it("writes a new id as state 1, reserves the order, emits payment.pending and indexes it by `time`", () => {
     const outcome = decideCreate(createParams(), { payment: null, order: order() }, ctx(CREATE_MS));
     const txn = merchantTransactionId(PAYME_ID);
@@ -779,7 +779,7 @@ describe("CreateTransaction (payme.md §3.2)", () => {
   });
 });
 
-describe("PerformTransaction (payme.md §3.3)", () => {
+describe("PerformTransaction (docs/protocols/payme.md#performtransaction)", () => {
   it("settles the amount as succeeded facts and emits payment.succeeded; the core pays the order", () => {
     const current = currentIn(1);
     const outcome = decidePerform(current, ctx(LATER_MS));
@@ -849,7 +849,7 @@ describe("PerformTransaction (payme.md §3.3)", () => {
   });
 });
 
-describe("CancelTransaction (payme.md §3.4)", () => {
+describe("CancelTransaction (docs/protocols/payme.md#canceltransaction)", () => {
   it("cancels state 1 with Payme's reason, emits payment.cancelled; the core releases the reserved order", () => {
     const current = currentIn(1);
     expect(current.order).toMatchObject({ status: "reserved" });
@@ -1020,7 +1020,7 @@ describe("parseParams: -32600 with data = the first offending field", () => {
   it.each([
     ["CheckPerformTransaction", "amount", { account: { order_id: ORDER_ID } }],
     ["CheckPerformTransaction", "amount", { amount: "500000", account: { order_id: ORDER_ID } }],
-    // Payme's Amount is a positive integer of tiyin (payme.md §2): any other number is the wrong type.
+    // Payme's Amount is a positive integer of tiyin (docs/protocols/payme.md#money): any other number is the wrong type.
     ["CheckPerformTransaction", "amount", { amount: 0, account: { order_id: ORDER_ID } }],
     ["CheckPerformTransaction", "amount", { amount: -AMOUNT, account: { order_id: ORDER_ID } }],
     ["CheckPerformTransaction", "amount", { amount: AMOUNT + 0.5, account: { order_id: ORDER_ID } }],
@@ -1066,7 +1066,7 @@ describe("parseParams: -32600 with data = the first offending field", () => {
   });
 });
 
-describe("SetFiscalData (payme.md §3.8)", () => {
+describe("SetFiscalData (docs/protocols/payme.md#setfiscaldata)", () => {
   const perform = { receipt_id: 121, status_code: 0, terminal_id: "EP000000000025", fiscal_sign: "123456789012", date: "20220706221021" };
   const cancel = { receipt_id: "122", status_code: 0, terminal_id: "EP000000000025", fiscal_sign: "210987654321", date: "20220707101010" };
   const STORED_AT = iso(PERFORM_MS);
@@ -1110,7 +1110,7 @@ describe("SetFiscalData (payme.md §3.8)", () => {
   });
 });
 
-describe("statementItem (payme.md §3.6)", () => {
+describe("statementItem (docs/protocols/payme.md#getstatement)", () => {
   it("has exactly the Transaction fields, from the stored transaction", () => {
     const account = { order_id: 1001, phone: "903595731" };
     const item = statementItem(payment(tx(-2, { account })));

@@ -10,10 +10,10 @@ import {
 } from "@payhooks/core";
 import { PAYME_ERRORS, rpcError, type PaymeReply } from "./errors";
 
-/** 12 hours from the transaction's creation in Payme (`params.time`), payme.md §3.2. */
+/** 12 hours from the transaction's creation in Payme (`params.time`), docs/protocols/payme.md#12-hour-timeout. */
 export const PAYME_TIMEOUT_MS = 43_200_000;
 
-/** Cancel reasons Payme defines (payme.md §3.4): there are no 6–9. */
+/** Cancel reasons Payme defines (docs/protocols/payme.md#canceltransaction): there are no 6–9. */
 export const PAYME_REASONS = [1, 2, 3, 4, 5, 10] as const;
 const REASON_TIMEOUT = 4;
 
@@ -31,7 +31,7 @@ export type PaymeTransaction = {
   perform_time: number;
   cancel_time: number;
   reason: number | null;
-  /** our transaction id, a string (payme.md §2) */
+  /** our transaction id, a string (docs/protocols/payme.md#createtransaction) */
   transaction: string;
   fiscal: Partial<Record<"PERFORM" | "CANCEL", unknown>>;
 };
@@ -64,9 +64,9 @@ const Id = z.string().min(1).max(64);
 const Timestamp = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const Account = z.record(z.string(), z.unknown());
 /**
- * Payme's Amount (payme.md §2): a positive integer of tiyin. Anything else is a param of the
- * wrong type, -32600 (§1.5 step 6), refused before it is queued; an integer that differs from
- * the order's is -31001, decided against the ledger.
+ * Payme's Amount (docs/protocols/payme.md#money): a positive integer of tiyin. Anything else is
+ * a param of the wrong type, -32600 (#order-of-checks, step 8), refused before it is queued; an
+ * integer that differs from the order's is -31001, decided against the ledger.
  */
 const Amount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -238,7 +238,7 @@ export function merchantTransactionId(paymeId: string): string {
   return `ph_${sha256Hex(`payme\u0000${paymeId}`).slice(0, 24)}`;
 }
 
-/** CreateTransaction (payme.md §3.2): the by-id lookup first, because a created order is no longer payable. */
+/** CreateTransaction (docs/protocols/payme.md#createtransaction): the by-id lookup first, because a created order is no longer payable. */
 export function decideCreate(params: PaymeParams<"CreateTransaction">, current: PaymeCurrent, ctx: PaymeContext): PaymeOutcome {
   if (current.payment) {
     const tx = transactionOf(current.payment, ctx.livemode);
@@ -267,7 +267,7 @@ export function decideCreate(params: PaymeParams<"CreateTransaction">, current: 
   };
 }
 
-/** PerformTransaction (§3.3): 1 → 2 once; a repeat returns the stored perform_time. */
+/** PerformTransaction (docs/protocols/payme.md#performtransaction): 1 → 2 once; a repeat returns the stored perform_time. */
 export function decidePerform(current: PaymeCurrent, ctx: PaymeContext): PaymeOutcome {
   const tx = transactionOf(current.payment, ctx.livemode);
   if (!tx) return ignored(rpcError(PAYME_ERRORS.TRANSACTION_NOT_FOUND), "unknown transaction");
@@ -279,7 +279,7 @@ export function decidePerform(current: PaymeCurrent, ctx: PaymeContext): PaymeOu
   return { reply: performedReply(next), decision: write(next, ctx, { at: ctx.now, event: "payment.succeeded" }) };
 }
 
-/** CancelTransaction (§3.4): 1 → -1, or 2 → -2 when the order is refundable (else -31007). First cancel wins. */
+/** CancelTransaction (docs/protocols/payme.md#canceltransaction): 1 → -1, or 2 → -2 when the order is refundable (else -31007). First cancel wins. */
 export function decideCancel(params: PaymeParams<"CancelTransaction">, current: PaymeCurrent, ctx: PaymeContext): PaymeOutcome {
   const tx = transactionOf(current.payment, ctx.livemode);
   if (!tx) return ignored(rpcError(PAYME_ERRORS.TRANSACTION_NOT_FOUND), "unknown transaction");
@@ -297,7 +297,7 @@ export function decideCancel(params: PaymeParams<"CancelTransaction">, current: 
   return { reply: cancelledReply(next), decision: write(next, ctx, { at: ctx.now, event: "payment.refunded" }) };
 }
 
-/** CheckTransaction (§3.5): the stored values; unset times 0, unset reason null. */
+/** CheckTransaction (docs/protocols/payme.md#checktransaction): the stored values; unset times 0, unset reason null. */
 export function checkTransaction(payment: PaymentRecord | null, ctx: Pick<PaymeContext, "livemode">): PaymeReply {
   const tx = transactionOf(payment, ctx.livemode);
   if (!tx) return rpcError(PAYME_ERRORS.TRANSACTION_NOT_FOUND);
@@ -313,7 +313,7 @@ export function checkTransaction(payment: PaymentRecord | null, ctx: Pick<PaymeC
   };
 }
 
-/** One GetStatement row (§3.6), from a transaction listed in the statement index. */
+/** One GetStatement row (docs/protocols/payme.md#getstatement), from a transaction listed in the statement index. */
 export function statementItem(payment: PaymentRecord): Record<string, unknown> {
   const tx = payment.state as unknown as PaymeTransaction;
   return {
@@ -330,7 +330,7 @@ export function statementItem(payment: PaymentRecord): Record<string, unknown> {
   };
 }
 
-/** SetFiscalData (§3.8): the receipt data is stored with the transaction; a repeat writes nothing. */
+/** SetFiscalData (docs/protocols/payme.md#setfiscaldata): the receipt data is stored with the transaction; a repeat writes nothing. */
 export function decideSetFiscalData(
   params: PaymeParams<"SetFiscalData">,
   current: PaymeCurrent,

@@ -35,7 +35,7 @@ export const payramModule = {
       const { rawBody, headers } = request;
       const isTest = headers["x-webhook-test"]?.toLowerCase() === "true";
       const credentialsSent = headers[PAYRAM_SIGNATURE_HEADER] !== undefined || headers[PAYRAM_API_KEY_HEADER] !== undefined;
-      // The dashboard's "Test connection" ping may come unsigned (docs/protocols/payram.md#test-pings);
+      // The dashboard's "Test connection" ping may come unsigned (docs/protocols/payram.md#test-ping);
       // a failed test deactivates the webhook, so it gets 200 — but a ping with bad credentials does not.
       if (isTest && !credentialsSent) return { kind: "reply", reply: TEST_ACCEPTED };
       const verified = verifyPayramRequest({ rawBody, headers, secrets, now: request.now });

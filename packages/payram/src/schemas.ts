@@ -7,7 +7,7 @@ export type PayramStatus = (typeof PAYRAM_STATUSES)[number];
 const Amount = z.union([z.number(), z.string().max(64)]);
 
 /**
- * Payram's webhook body, merged from both published schemas (providers.md §2.3). Loose: unknown
+ * Payram's webhook body, merged from both published schemas (docs/protocols/payram.md#fields-read). Loose: unknown
  * fields are kept. `status` is read with `payment_state` as the fallback name.
  */
 export const PayramWebhookSchema = z
@@ -49,7 +49,7 @@ export type PayramNotification = {
   filledRaw: string | null;
 };
 
-/** `CANCELED` (payments FAQ) is `CANCELLED` (specs); anything unknown is `UNDEFINED` (§2.4). */
+/** `CANCELED` (payments FAQ) is `CANCELLED` (specs); anything unknown is `UNDEFINED` (docs/protocols/payram.md#status-mapping). */
 export function normalizePayramStatus(raw: string): PayramStatus {
   const upper = raw.trim().toUpperCase();
   if (upper === "CANCELED") return "CANCELLED";
@@ -91,7 +91,7 @@ export function parsePayramNotification(body: unknown): PayramNotification {
 }
 
 /**
- * The delivery id, `payram-{reference_id}~{status}~{filled_amount|na}` (providers.md §2.9):
+ * The delivery id, `payram-{reference_id}~{status}~{filled_amount|na}` (docs/protocols/payram.md#retries-and-idempotency):
  * Payram's dedupe key. A redelivery is the same BullMQ job; a new fill is a new one.
  */
 export function payramJobId(n: PayramNotification): string {

@@ -1,5 +1,5 @@
 /**
- * `payhooks simulate payram <scenario>`: Payram's status notices (providers.md §2), signed with
+ * `payhooks simulate payram <scenario>`: Payram's status notices (docs/protocols/payram.md), signed with
  * `X-Payram-Signature: sha256=<HMAC of the raw body>` only — never the legacy `API-Key` header,
  * which is the key itself.
  */

@@ -230,7 +230,7 @@ describe("reducePayram", () => {
   });
 
   it("replays a realistic out-of-order delivery to the same end state", () => {
-    // Payram retries and does not order deliveries (providers.md §2.5).
+    // Payram retries and does not order deliveries (docs/protocols/payram.md#retries-and-idempotency).
     const deliveries: PayramInput[] = [
       { status: "PARTIALLY_FILLED", filled: 2000 },
       { status: "OPEN", filled: null }, // late

@@ -21,7 +21,7 @@ type Known = Exclude<PayramStatus, "UNDEFINED">;
 
 /**
  * Where each status may go. Payram delivers at least once and in no stated order
- * (providers.md §2.5), so the table only moves forward: a late OPEN after FILLED is stale.
+ * (docs/protocols/payram.md#retries-and-idempotency), so the table only moves forward: a late OPEN after FILLED is stale.
  * A status listed as a move to itself moves only when more money has been received.
  * Money that arrives after the link expired (CANCELLED) is still recorded.
  */

@@ -7,7 +7,7 @@ export const PAYRAM_API_KEY_HEADER = "api-key";
 const SIGNATURE = /^sha256=([0-9a-fA-F]{64})$/;
 
 /**
- * Payram authenticates a webhook in one of two generations (shared/protocols/providers.md §2.2):
+ * Payram authenticates a webhook in one of two generations (docs/protocols/payram.md#authentication):
  * - current: `X-Payram-Signature: sha256=<hex HMAC-SHA256(raw body, project API key)>`;
  * - legacy:  `API-Key: <project API key>`.
  * When the signature header is present it alone decides (a request cannot fall back to the

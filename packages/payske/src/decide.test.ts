@@ -16,7 +16,7 @@ import { parsePayskeEvent, toPayskeNotification, type PayskeNotification } from 
 /*
  * Drives decidePayske through a tiny in-memory ledger that applies decisions the way
  * packages/core/src/ledger.ts applyPayment does (the order derived by the core's deriveOrder, the
- * event type by its reportedType), fed with Stripe-shaped events (providers.md §3) that go
+ * event type by its reportedType), fed with Stripe-shaped events (docs/protocols/payske.md#fields-read) that go
  * through parsePayskeEvent + toPayskeNotification as the worker does.
  */
 
@@ -633,7 +633,7 @@ describe("decidePayske: payments without a known order", () => {
   });
 
   it("pays the order when the checkout session naming it arrives after the PaymentIntent's success that did not", () => {
-    // Stripe does not order deliveries (providers.md §3.8). A Checkout PaymentIntent carries no
+    // Stripe does not order deliveries (docs/protocols/payske.md#retries-and-idempotency). A Checkout PaymentIntent carries no
     // order metadata; only the session's client_reference_id names the order. The decision is
     // "already succeeded", and the ledger attaches the recorded payment to the order it names.
     const world = new World(order());

@@ -3,7 +3,7 @@ import { PayloadValidationError } from "@payhooks/core";
 import { PayskeEventSchema, checkPayskeObject, parsePayskeEvent, payskeJobId, toPayskeNotification, type PayskeEvent } from "./schemas";
 
 /*
- * Fixtures are Stripe-shaped (providers.md §3: Payske is Stripe under another name). Each object
+ * Fixtures are Stripe-shaped (docs/protocols/payske.md: Payske is Stripe under another name). Each object
  * type is a Pick of stripe-node's own type, so a field with the wrong name or type does not compile.
  */
 
@@ -493,7 +493,7 @@ describe("toPayskeNotification", () => {
   });
 });
 
-describe("checkPayskeObject (the ingress refuses with 400 what the worker could not process)", () => {
+describe("checkPayskeObject (what the worker could not process: it quarantines the job)", () => {
   it.each([
     ["a negative amount", event("payment_intent.succeeded", paymentIntent({ amount: -1 }))],
     ["a fractional amount", event("payment_intent.succeeded", paymentIntent({ amount_received: 49.5 }))],

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ORDER_ID_PATTERN, PayloadValidationError, jobIdFor, type ProviderId } from "@payhooks/core";
 
 /**
- * A Stripe-style v1 event (providers.md §3.7). Loose: Payske may add fields. Only what the
+ * A Stripe-style v1 event (docs/protocols/payske.md#fields-read). Loose: Payske may add fields. Only what the
  * ingress needs to accept and deduplicate it is required here; `data.object` is read by the
  * worker, per event type.
  */
@@ -16,7 +16,7 @@ export const PayskeEventSchema = z.looseObject({
 });
 export type PayskeEvent = z.infer<typeof PayskeEventSchema>;
 
-/** The event as the ingress accepts it, or PayloadValidationError naming the first bad field. */
+/** The event as the worker reads it, or PayloadValidationError naming the first bad field (the job is quarantined). */
 export function parsePayskeEvent(body: unknown): PayskeEvent {
   const parsed = PayskeEventSchema.safeParse(body);
   if (!parsed.success) {
@@ -41,7 +41,7 @@ export function readPayskeDelivery(body: unknown): { id: string | null; type: st
  */
 export const THIN_EVENT_OBJECT = "v2.core.event";
 
-/** One job per event: a redelivered event is the same job (docs/protocols/payske.md#retries). */
+/** One job per event: a redelivered event is the same job (docs/protocols/payske.md#retries-and-idempotency). */
 export function payskeJobId(event: Pick<PayskeEvent, "id">, provider: ProviderId = "payske"): string {
   return jobIdFor(provider, [event.id]);
 }
@@ -208,10 +208,11 @@ export function toPayskeNotification(event: PayskeEvent, orderKey: string): Pays
 }
 
 /**
- * Checks what the worker will read of an event, before it is queued: a mapped type whose
- * `data.object` is not what its type says (a negative, fractional or unsafe amount, a bad
- * currency …) throws PayloadValidationError, so the ingress answers 400 instead of queueing a
- * job that could only fail. Unmapped types pass; the order metadata key picks, never refuses.
+ * Checks what the worker will read of an event: a mapped type whose `data.object` is not what
+ * its type says (a negative, fractional or unsafe amount, a bad currency …) throws
+ * PayloadValidationError. The ingress does not call it: every verified delivery is acknowledged
+ * 200 and queued, and the worker quarantines one it cannot read (docs/protocols/payske.md#answers).
+ * Unmapped types pass; the order metadata key picks, never refuses.
  */
 export function checkPayskeObject(event: PayskeEvent): void {
   toPayskeNotification(event, "order_id");

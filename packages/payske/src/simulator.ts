@@ -1,8 +1,9 @@
 /**
- * `payhooks simulate payske <scenario>` (and `stripe`): Stripe-style events (providers.md §3),
- * signed `t=…,v1=…` with the endpoint's first live secret. One factory serves every endpoint of
- * the scheme: Payske at /webhooks/payske (`payske-signature`), Stripe at /webhooks/stripe
- * (`stripe-signature`); they differ only in route, header and variable names.
+ * `payhooks simulate payske <scenario>` (and `stripe`): Stripe-style events
+ * (docs/protocols/payske.md, #stripe-instance), signed `t=…,v1=…` with the endpoint's first live
+ * secret. One factory serves every endpoint of the scheme: Payske at /webhooks/payske
+ * (`payske-signature`), Stripe at /webhooks/stripe (`stripe-signature`); they differ only in
+ * route, header and variable names.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Scenario, SimulatorPart } from "@payhooks/core";

@@ -2,7 +2,7 @@ import { constantTimeEqual, hmacSha256, type VerifyFailure } from "@payhooks/cor
 
 export const PAYSKE_SIGNATURE_HEADER = "payske-signature";
 
-/** Stripe's default, which Payske copies (providers.md §3.4). */
+/** Stripe's default, which Payske copies (docs/protocols/payske.md#authentication). */
 export const DEFAULT_TOLERANCE_SECONDS = 300;
 
 export type PayskeVerifyInput = {
@@ -45,7 +45,7 @@ export function payskeSignature(secret: string, timestamp: number, rawBody: Uint
 }
 
 /**
- * Verifies a Payske delivery over the exact bytes received (providers.md §3.1–3.4): any v1 may
+ * Verifies a Payske delivery over the exact bytes received (docs/protocols/payske.md#authentication): any v1 may
  * match any secret, compared in constant time (case-sensitive, like stripe-node); then the
  * timestamp must be no older than the tolerance. A future timestamp passes, as in Stripe.
  */

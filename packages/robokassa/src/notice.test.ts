@@ -1,6 +1,6 @@
 import { firstValues, orderIdOf, readNotice, robokassaJobId, robokassaPaymentId, type RobokassaNotice } from "./notice";
 
-/** A live ResultURL notice as RoboKassa sends it (providers.md §1.2); tests change one thing in it. */
+/** A live ResultURL notice as RoboKassa sends it (docs/protocols/robokassa.md#fields-read); tests change one thing in it. */
 const LIVE: Record<string, string> = {
   OutSum: "100.000000",
   InvId: "450009",
@@ -172,7 +172,7 @@ describe("robokassaJobId", () => {
     expect(robokassaJobId(notice({ ...LIVE, InvId: "450010" }))).not.toBe(first);
   });
 
-  it("is a BullMQ-safe id: prefixed, no ':' and not all digits (providers.md §0)", () => {
+  it("is a BullMQ-safe id: prefixed, no ':' and not all digits (docs/protocols/robokassa.md#retries-and-idempotency)", () => {
     for (const livemode of [true, false]) {
       const id = robokassaJobId({ invId: "2147483647", livemode });
       expect(id).toMatch(/^robokassa-/);
@@ -181,8 +181,8 @@ describe("robokassaJobId", () => {
     }
   });
 
-  // providers.md §1.7 step 2 spells the id `robokassa-{live|test}-{InvId}`.
-  it("has the shape providers.md §1.7 gives: robokassa-{live|test}-{InvId}", () => {
+  // docs/protocols/robokassa.md#retries-and-idempotency spells the id `robokassa-{live|test}-{InvId}`.
+  it("has the shape docs/protocols/robokassa.md#retries-and-idempotency gives: robokassa-{live|test}-{InvId}", () => {
     expect(robokassaJobId({ invId: "450009", livemode: true })).toBe("robokassa-live-450009");
     expect(robokassaJobId({ invId: "63", livemode: false })).toBe("robokassa-test-63");
   });

@@ -71,7 +71,7 @@ export function orderIdOf(params: Readonly<Record<string, string>>, invId: strin
 }
 
 /**
- * One job per invoice and mode, `robokassa-{live|test}-{InvId}` (providers.md §1.7): a redelivered
+ * One job per invoice and mode, `robokassa-{live|test}-{InvId}` (docs/protocols/robokassa.md#retries-and-idempotency): a redelivered
  * notice is the same job. InvId is digits only (readNotice), so the id is unambiguous and BullMQ-safe.
  */
 export function robokassaJobId(notice: Pick<RobokassaNotice, "invId" | "livemode">): string {

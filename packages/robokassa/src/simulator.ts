@@ -1,5 +1,5 @@
 /**
- * `payhooks simulate robokassa <scenario>`: a ResultURL notice (providers.md §1), POSTed as
+ * `payhooks simulate robokassa <scenario>`: a ResultURL notice (docs/protocols/robokassa.md), POSTed as
  * RoboKassa posts it and signed `OutSum:InvId:Password#2[:Shp_…]` with the shop's algorithm.
  */
 import { randomInt } from "node:crypto";

@@ -3,10 +3,10 @@ import { Robokassa, type IRobokassaResponse } from "@dev-aces/robokassa";
 import { firstValues } from "./notice";
 import { ROBOKASSA_HASHES, robokassaDigest, shpPairs, signForTest, signatureBase, verifyRobokassaSignature, type RobokassaHash } from "./verify";
 
-/** The docs' own Password #2 (providers.md §1.3): Cyrillic, so the UTF-8 encoding is exercised too. */
+/** The Password #2 of RoboKassa's own example (docs/protocols/robokassa.md#authentication, #sources): Cyrillic, so the UTF-8 encoding is exercised too. */
 const PASSWORD = "Пароль#2";
 const OTHER_PASSWORD = "Пароль#1";
-/** The docs' own base string, quoted verbatim in providers.md §1.3. */
+/** The base string of RoboKassa's own example, verbatim (docs/protocols/robokassa.md#authentication, #sources). */
 const DOCS_BASE = "100.000000:450009:Пароль#2:Shp_login=Vasya:Shp_oplata=1";
 
 /**
@@ -37,7 +37,7 @@ const SHP_SETS: Array<[string, Record<string, string>]> = [
   ["two Shp (the docs' example)", { Shp_login: "Vasya", Shp_oplata: "1" }],
   ["a Cyrillic Shp value", { Shp_city: "Москва", Shp_login: "Вася" }],
 ];
-/** Live notices carry 6 decimals, test-mode notices 2 (providers.md §1.2). */
+/** Live notices carry 6 decimals, test-mode notices 2 (docs/protocols/robokassa.md#money). */
 const OUT_SUMS: Array<[string, string]> = [
   ["100.000000", "450009"],
   ["4710.00", "63"],
@@ -218,7 +218,7 @@ describe("verifyRobokassaSignature", () => {
   });
 });
 
-describe("Shp selection and order (providers.md §1.3)", () => {
+describe("Shp selection and order (docs/protocols/robokassa.md#authentication)", () => {
   /** The official WordPress plugin's four parameters and its fixed signing order. */
   const WORDPRESS = {
     OutSum: "4710.00",

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { constantTimeEqual } from "@payhooks/core";
 
-/** The algorithms a RoboKassa shop can choose in its cabinet (providers.md §1.3). MD5 is the default. */
+/** The algorithms a RoboKassa shop can choose in its cabinet (docs/protocols/robokassa.md#authentication). MD5 is the default. */
 export const ROBOKASSA_HASHES = ["md5", "ripemd160", "sha1", "sha256", "sha384", "sha512"] as const;
 export type RobokassaHash = (typeof ROBOKASSA_HASHES)[number];
 
