@@ -12,7 +12,7 @@ import {
   type WebhookReply,
 } from "@payhooks/core";
 import { clickModule } from "./index";
-import { clickConfig, type ClickConfig } from "./config";
+import { clickConfig, type ClickConfig, type ClickEnabled } from "./config";
 import { clickFormBody } from "./simulator";
 
 const NOW = Date.parse("2024-03-02T02:50:19Z");
@@ -26,7 +26,7 @@ const silent = { warn() {}, info() {}, error() {}, debug() {} } as unknown as Lo
  * so the ingress and the worker are exercised together without Redis.
  */
 function world(env: Record<string, string> = {}) {
-  const config = clickConfig.schema.parse({ CLICK_SERVICE_ID: SERVICE, CLICK_SECRET_KEY: SECRET, ...env }) as ClickConfig;
+  const config = clickConfig.schema.parse({ CLICK_SERVICE_ID: SERVICE, CLICK_SECRET_KEY: SECRET, ...env }) as ClickEnabled;
   const orders = new Map<string, { amount: number; currency: string; livemode: boolean; payments: Record<string, PaymentFacts> }>();
   const payments = new Map<string, PaymentRecord>();
   const events: string[] = [];
