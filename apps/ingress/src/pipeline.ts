@@ -35,6 +35,8 @@ export type PipelineDeps = {
 };
 
 const RAW_BODY = "payhooksRawBody";
+/** `res.locals` key naming the route a request matched, so the error handler answers in its dialect. */
+const ROUTE = "payhooksRoute";
 
 /** The caller's address as Express sees it under TRUST_PROXY, IPv4-mapped IPv6 unwrapped. */
 function clientAddress(req: Request): string | null {
@@ -80,7 +82,12 @@ export function createProviderRouter(provider: ProviderRuntime, deps: PipelineDe
 
   for (const route of module.ingress.routes) {
     const methods = new Set<string>(route.methods);
-    const handlers: RequestHandler[] = [];
+    const handlers: RequestHandler[] = [
+      (_req, res, next) => {
+        res.locals[ROUTE] = route.path;
+        next();
+      },
+    ];
     if (route.counted !== false) handlers.push(metrics.track(module.id));
     handlers.push((req, res, next) => (methods.has(req.method) ? next() : send(res, refusals.methodNotAllowed(requestOf(req, route.path, deps.now())))));
     // Every body is read as bytes, whatever its Content-Type (Payme sends text/json): the
@@ -129,14 +136,17 @@ export function createProviderRouter(provider: ProviderRuntime, deps: PipelineDe
   // A body the parser refused (too large, bad encoding, aborted) and any failure past it are
   // answered in the provider's dialect too.
   const onError: ErrorRequestHandler = (err, req, res, next) => {
-    if (!paths.has(req.path) || res.headersSent) return next(err);
-    const request = requestOf(req, req.path, deps.now());
+    // Express matches routes case-insensitively and with a trailing slash: the route this
+    // request matched is the one its first handler named.
+    const path = res.locals[ROUTE] as string | undefined;
+    if (path === undefined || !paths.has(path) || res.headersSent) return next(err);
+    const request = requestOf(req, path, deps.now());
     const status = (err as { status?: unknown }).status;
     // body-parser's errors all carry a 4xx `status`: the request is at fault, not the system.
     if (typeof status === "number" && status >= 400 && status < 500) {
       return send(res, { outcome: "rejected_payload", ...refusals.badBody(request, status) });
     }
-    deps.logger.error({ provider: module.id, err: { message: (err as Error).message } }, "webhook route failed; answering unavailable");
+    deps.logger.error({ provider: module.id, err }, "webhook route failed; answering unavailable");
     send(res, { outcome: "unavailable", ...refusals.unavailable({ ...request, rawBody: (res.locals[RAW_BODY] as Buffer | undefined) ?? request.rawBody }) });
   };
   router.use(onError);

@@ -29,6 +29,15 @@ export async function applyAndEmit(deps: { ledger: Ledger; emitter: Emitter }, c
   return { result, events: sent.map((e) => e.id) };
 }
 
+/**
+ * How long before a call's `replyBy` a worker stops changing the ledger for it: the time the
+ * compare-and-set, the events and the answer's trip back to the ingress may take. A fifth of
+ * the caller's wait, at most 500 ms.
+ */
+export function lateMargin(waitMs: number): number {
+  return Math.min(500, Math.max(0, Math.floor(waitMs / 5)));
+}
+
 /** The envelope of a job on `module`'s queue; input that can never succeed fails for good. */
 function envelopeOf(module: ProviderModule, job: Job): Envelope {
   const parsed = EnvelopeSchema.safeParse(job.data);
@@ -62,11 +71,34 @@ export function createProviderProcessor<C>(module: ProviderModule, deps: Process
   const worker = module.worker;
   if (worker.kind === "request-reply") {
     const wallClock = deps.wallClock ?? Date.now;
-    const ctx: WorkerContext<C> = { config: deps.config, ledger: deps.ledger, clock: deps.clock, apply: (change) => applyAndEmit(deps, change) };
     return async (job) => {
       const envelope = envelopeOf(module, job);
-      if (envelope.replyBy !== undefined && wallClock() > envelope.replyBy) return { late: true };
-      return worker.answer(envelope, ctx);
+      const { replyBy } = envelope;
+      if (replyBy !== undefined && wallClock() > replyBy) return { late: true };
+      // A change is made only while its answer can still reach the caller: decided past
+      // `replyBy - margin`, it is not made, and the caller's retry (it heard "unavailable")
+      // finds the ledger as it was. Without this a change committed just after the ingress gave
+      // up would answer a retry as a repeat (Click's -4) though the first answer was an error.
+      const deadline = replyBy === undefined ? Infinity : replyBy - lateMargin(replyBy - envelope.receivedAt);
+      let tooLate = false;
+      const ctx: WorkerContext<C> = {
+        config: deps.config,
+        ledger: deps.ledger,
+        clock: deps.clock,
+        apply: (change) =>
+          applyAndEmit(deps, {
+            ...change,
+            decide: (current) => {
+              if (wallClock() > deadline) {
+                tooLate = true;
+                return { kind: "ignored", reason: "the caller stopped waiting for this answer" };
+              }
+              return change.decide(current);
+            },
+          }),
+      };
+      const answer = await worker.answer(envelope, ctx);
+      return tooLate ? { late: true } : answer;
     };
   }
   return async (job) => {

@@ -39,7 +39,10 @@ async function transition(
  */
 async function findAttempt(ctx: WorkerContext<ClickConfig>, call: ClickCall, paymentIds: readonly string[]): Promise<string | null> {
   const records = await Promise.all(paymentIds.map((id) => ctx.ledger.getPayment("click", id)));
-  const found = records.find((p) => isNamedAttempt(call, p) && attemptOf(p) !== null);
+  const named = records.filter((p) => isNamedAttempt(call, p) && attemptOf(p) !== null);
+  // One attempt per merchant_prepare_id; should the counter ever repeat an id (a Redis that lost
+  // it), the attempt of this very click_trans_id wins over an older one.
+  const found = named.find((p) => attemptOf(p)!.clickTransId === call.click_trans_id) ?? named[0];
   return found ? found.providerPaymentId : null;
 }
 

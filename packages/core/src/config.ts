@@ -187,8 +187,30 @@ export type ConfigFragment = {
   /** who declares these variables, for the error a duplicate name gives */
   owner: string;
   shape: z.ZodRawShape;
+  /** the variables that hold secrets: no two providers may share one value */
+  secrets?: readonly string[];
   refine?(config: Record<string, unknown>, issue: Issue): void;
 };
+
+/**
+ * One secret in the hands of two providers would let either's signed deliveries pass as the
+ * other's (Payske and Stripe sign the same way): every value of every provider's secret
+ * variables must belong to that provider alone.
+ */
+function refineSharedSecrets(c: Record<string, unknown>, fragments: readonly ConfigFragment[], issue: Issue): void {
+  const owner = new Map<string, { fragment: string; variable: string }>();
+  for (const f of fragments) {
+    for (const variable of f.secrets ?? []) {
+      const value = c[variable];
+      const values = Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
+      for (const v of values) {
+        const first = owner.get(v);
+        if (first && first.fragment !== f.owner) issue(variable, `must not repeat a secret of ${first.variable} (${first.fragment})`);
+        else if (!first) owner.set(v, { fragment: f.owner, variable });
+      }
+    }
+  }
+}
 
 /**
  * The base schema joined with every fragment. Two fragments (or a fragment and the base) that
@@ -211,6 +233,7 @@ export function buildConfigSchema(fragments: readonly ConfigFragment[]) {
       const issue: Issue = (variable, message) => ctx.addIssue({ code: "custom", path: [variable], message });
       refineBase(c as BaseFields, issue);
       for (const f of fragments) f.refine?.(c, issue);
+      refineSharedSecrets(c, fragments, issue);
     })
     .transform((c) => finish(c as BaseFields) as BaseConfig & Record<string, unknown>);
 }

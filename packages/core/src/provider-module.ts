@@ -249,7 +249,8 @@ export type ProviderModule<S extends z.ZodRawShape = any, St = any, E extends Co
   worker: WorkerPart<ModuleConfig<S>>;
   /**
    * Payload fields (keys, anywhere in the body) that hold personal data or secrets beyond the
-   * generic ones (passwords, e-mails, cards …): masked on the dashboard, in the CLI and logs.
+   * generic ones (passwords, e-mails, cards …): masked wherever job payloads are shown (the
+   * dashboard, the CLI); payloads are never logged.
    */
   sensitiveFields: readonly string[];
   /** lower-cased request headers that carry a secret or signature: redacted from logs */

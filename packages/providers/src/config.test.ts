@@ -265,6 +265,13 @@ describe("loadConfig: Stripe, a second instance of the Payske module", () => {
     expect(configError({ STRIPE_WEBHOOK_SECRET: "whsec_x", STRIPE_TEST_WEBHOOK_SECRET: "whsec_x" }).message).toBe(
       "STRIPE_TEST_WEBHOOK_SECRET: must not repeat a secret of STRIPE_WEBHOOK_SECRET",
     );
+    // One secret for two providers would let either's deliveries pass as the other's.
+    expect(configError({ PAYSKE_WEBHOOK_SECRET: "whsec_same", STRIPE_TEST_WEBHOOK_SECRET: "whsec_other,whsec_same" }).message).toBe(
+      "STRIPE_TEST_WEBHOOK_SECRET: must not repeat a secret of PAYSKE_WEBHOOK_SECRET (payske)",
+    );
+    expect(configError({ PAYRAM_WEBHOOK_SECRET: "k-shared", CLICK_SERVICE_ID: "1", CLICK_SECRET_KEY: "k-shared" }).message).toBe(
+      "CLICK_SECRET_KEY: must not repeat a secret of PAYRAM_WEBHOOK_SECRET (payram)",
+    );
     // Payske's variables stay Payske's.
     expect(enabledProviders(loadConfig({ PAYSKE_WEBHOOK_SECRET: "whsec_p" }))).toMatchObject({ stripe: false, payske: true });
   });

@@ -45,6 +45,7 @@ export const ConfigSchema = buildConfigSchema(
   MODULES.map((m) => ({
     owner: m.id,
     shape: m.config.schema.shape,
+    secrets: m.config.secrets,
     ...(m.config.refine ? { refine: m.config.refine as (c: Record<string, unknown>, issue: (v: string, message: string) => void) => void } : {}),
   })),
 );
@@ -69,9 +70,6 @@ export function loadConfigOrExit(role: string, env: NodeJS.ProcessEnv = process.
 export function enabledProviders(config: Config): Record<ProviderId, boolean> {
   return Object.fromEntries(MODULES.map((m) => [m.id, m.config.enabled(config)])) as Record<ProviderId, boolean>;
 }
-
-/** Every variable some module declares a secret: never shown, never logged. */
-export const SECRET_VARIABLES: readonly string[] = MODULES.flatMap((m) => m.config.secrets);
 
 /** Request headers that carry a secret or a signature, lower-cased: redacted from logs. */
 export const SECRET_HEADERS: readonly string[] = [...new Set(MODULES.flatMap((m) => m.secretHeaders))];

@@ -137,7 +137,10 @@ export const robokassaModule = {
     refusals: {
       notConfigured: () => textReply(503, "provider not configured"),
       badBody: (_request, status) => textReply(status, status === 413 ? "payload too large" : "bad request"),
-      methodNotAllowed: () => ({ ...textReply(405, "method not allowed"), headers: { allow: "GET, POST" } }),
+      methodNotAllowed: (request) => ({
+        ...textReply(405, "method not allowed"),
+        headers: { allow: request.path === ROBOKASSA_RESULT_PATH ? "GET, POST" : "GET, POST, HEAD" },
+      }),
       // A JSON body: never anything that starts with OK, which RoboKassa would take as accepted.
       unavailable: () => jsonReply(503, { error: "unavailable" }),
     },
