@@ -162,7 +162,7 @@ const scenarios: Record<string, Scenario<ClickConfig>> = {
     },
   },
   repeat: {
-    description: "Prepare twice (0, the same merchant_prepare_id), Complete (0), Complete again (-4), a cancelling Complete (-4): paid once",
+    description: "Prepare twice (0, same merchant_prepare_id), Complete (0), Complete again (-4), a cancelling Complete (-4): paid once",
     async run(ctx) {
       const id = clickId();
       const prepareId = await prepare(ctx, id);
