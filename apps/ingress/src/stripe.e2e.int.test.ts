@@ -177,20 +177,20 @@ it("reads the order id under STRIPE_ORDER_METADATA_KEY, not Payske's default ord
 });
 
 describe("the two endpoints never accept each other's deliveries: 400, no job anywhere", () => {
-  const body = JSON.stringify(event("payment_intent.succeeded", paymentIntent("pi_stp_cross", 100, null)));
-  const id = idOf(body);
-  const payskeSigned = () => stripe.webhooks.generateTestHeaderString({ payload: body, secret: PAYSKE_SECRET });
+  const payskeSigned = (body: string) => stripe.webhooks.generateTestHeaderString({ payload: body, secret: PAYSKE_SECRET });
 
   it.each([
-    ["a Payske delivery (payske-signature, Payske's secret) at /webhooks/stripe", () => deliver(body, { header: payskeSigned(), headerName: "payske-signature" }), "missing_header"],
-    ["Payske's secret under Stripe-Signature", () => deliver(body, { header: payskeSigned() }), "no_matching_signature"],
-    ["Stripe's signature under payske-signature at /webhooks/stripe", () => deliver(body, { headerName: "payske-signature" }), "missing_header"],
-    ["a Stripe delivery at /webhooks/payske", () => deliver(body, { path: "/webhooks/payske" }), "missing_header"],
-    ["Stripe's secret under payske-signature at /webhooks/payske", () => deliver(body, { path: "/webhooks/payske", headerName: "payske-signature" }), "no_matching_signature"],
+    ["a Payske delivery (payske-signature, Payske's secret) at /webhooks/stripe", (body: string) => deliver(body, { header: payskeSigned(body), headerName: "payske-signature" }), "missing_header"],
+    ["Payske's secret under Stripe-Signature", (body: string) => deliver(body, { header: payskeSigned(body) }), "no_matching_signature"],
+    ["Stripe's signature under payske-signature at /webhooks/stripe", (body: string) => deliver(body, { headerName: "payske-signature" }), "missing_header"],
+    ["a Stripe delivery at /webhooks/payske", (body: string) => deliver(body, { path: "/webhooks/payske" }), "missing_header"],
+    ["Stripe's secret under payske-signature at /webhooks/payske", (body: string) => deliver(body, { path: "/webhooks/payske", headerName: "payske-signature" }), "no_matching_signature"],
   ])("%s", async (_name, send, reason) => {
-    expect(await send()).toEqual({ status: 400, body: { error: reason } });
-    expect(await stripeQueue.getJob(jobIdOf(id))).toBeUndefined();
-    expect(await payskeQueue.getJob(jobIdOf(id, "payske"))).toBeUndefined();
+    // Each case its own event: one wrongly accepted delivery must not fail the others.
+    const body = JSON.stringify(event("payment_intent.succeeded", paymentIntent(`pi_stp_cross${seq}`, 100, null)));
+    expect(await send(body)).toEqual({ status: 400, body: { error: reason } });
+    expect(await stripeQueue.getJob(jobIdOf(idOf(body)))).toBeUndefined();
+    expect(await payskeQueue.getJob(jobIdOf(idOf(body), "payske"))).toBeUndefined();
   });
 
   it("STRIPE_TOLERANCE_SECONDS applies: a signature older than it is refused, one within it accepted", async () => {
