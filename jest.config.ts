@@ -20,7 +20,7 @@ const config: Config = {
       ...base,
       displayName: "e2e:cluster",
       // Listed, not globbed: a file joins once it starts its Redis with startTestRedis().
-      testMatch: ["**/apps/ingress/src/{e2e,payme.e2e,payske.e2e,robokassa.e2e,money-safety.e2e,corpus.e2e}.int.test.ts"],
+      testMatch: ["**/apps/ingress/src/{e2e,payme.e2e,payske.e2e,robokassa.e2e,money-safety.e2e,corpus.e2e,click.e2e,stripe.e2e}.int.test.ts"],
       setupFiles: ["<rootDir>/packages/testing/src/cluster-mode.setup.ts"],
     },
   ],

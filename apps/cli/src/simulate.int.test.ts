@@ -1,6 +1,6 @@
 /**
  * `payhooks simulate`: every scenario played at real ingress and worker processes on a private
- * redis-server, all four providers configured. What the simulator reports is checked against
+ * redis-server, every provider configured (Payske and Stripe itself with different secrets). What the simulator reports is checked against
  * the order the admin API shows afterwards.
  */
 import { resolve } from "node:path";
@@ -31,6 +31,9 @@ const SECRETS = {
   ROBOKASSA_TEST_PASSWORD1: "sim-rk-test-1",
   ROBOKASSA_TEST_PASSWORD2: "sim-rk-test-2",
   ROBOKASSA_HASH: "sha256",
+  STRIPE_WEBHOOK_SECRET: "whsec_simStripeLiveSecret0123456789abcd",
+  CLICK_SERVICE_ID: "30551",
+  CLICK_SECRET_KEY: "sim-click-secret-Xq7pLmN2vR9s&=",
 };
 
 let redis: RedisServer;
@@ -253,9 +256,110 @@ describe("Payske", () => {
   });
 });
 
+describe("Stripe (at /webhooks/stripe, STRIPE_* variables)", () => {
+  it("succeeded: paid at /webhooks/stripe, the payment recorded under provider stripe", async () => {
+    const r = await run("stripe", "succeeded");
+    const order = await expectEnd(r, "paid", 4_999);
+    expect(r.steps[0]).toMatchObject({ name: "payment_intent.succeeded", status: 200, answer: { received: true } });
+    expect(r.steps[0]!.request.url).toBe(`${ingress.url}/webhooks/stripe`);
+    expect(order.payments).toEqual([expect.objectContaining({ provider: "stripe", status: "succeeded", counted: 4_999 })]);
+    expect(JSON.stringify(r)).not.toContain(SECRETS.STRIPE_WEBHOOK_SECRET);
+  });
+
+  it("refunded: paid, then refunded", async () => {
+    const r = await run("stripe", "refunded");
+    await expectEnd(r, "refunded", 0);
+    expect(r.steps.map((s) => [s.name, s.order?.status])).toEqual([
+      ["payment_intent.succeeded", "paid"],
+      ["charge.refunded", "refunded"],
+    ]);
+  });
+
+  it("signed with Payske's secret it is refused 400, and nothing is paid", async () => {
+    const r = await run("stripe", "succeeded", { env: { ...env, STRIPE_WEBHOOK_SECRET: SECRETS.PAYSKE_WEBHOOK_SECRET.split(",")[0] } });
+    expect(r.ok).toBe(false);
+    expect(r.steps).toEqual([expect.objectContaining({ status: 400, answer: { error: "no_matching_signature" } })]);
+    expect(await getOrder(r.order.orderId)).toMatchObject({ status: "awaiting_payment", payments: [] });
+  });
+});
+
+/** Click's answer to each step: its `error` code. */
+const clickCodes = (r: SimulationReport) => r.steps.map((s) => [s.name, (s.answer as { error: number }).error, s.order?.status] as const);
+
+describe("Click", () => {
+  it("succeeded: Prepare 0 (reserved), Complete 0 (paid), recorded under provider click", async () => {
+    const r = await run("click", "succeeded");
+    expect(r.order).toMatchObject({ amount: 5_000_000, currency: "UZS" });
+    const order = await expectEnd(r, "paid", 5_000_000);
+    expect(clickCodes(r)).toEqual([
+      ["Prepare", 0, "reserved"],
+      ["Complete", 0, "paid"],
+    ]);
+    const [prepare, complete] = r.steps.map((s) => s.answer as Record<string, unknown>);
+    expect(prepare!["merchant_prepare_id"]).toEqual(expect.any(Number));
+    expect(complete!["merchant_confirm_id"]).toBe(prepare!["merchant_prepare_id"]);
+    expect(new URLSearchParams(r.steps[1]!.request.body).get("amount")).toBe("50000.00");
+    expect(order.payments).toEqual([expect.objectContaining({ provider: "click", status: "succeeded", counted: 5_000_000 })]);
+    expect(r.steps[0]!.request.summary).toContain("sign_string=***");
+    expect(JSON.stringify(r)).not.toContain(SECRETS.CLICK_SECRET_KEY);
+  });
+
+  it("cancelled: Prepare 0, a cancelling Complete -9, then -9 again: the order awaits payment", async () => {
+    const r = await run("click", "cancelled");
+    const order = await expectEnd(r, "awaiting_payment", 0);
+    expect(clickCodes(r)).toEqual([
+      ["Prepare", 0, "reserved"],
+      ["Complete (error=-5017)", -9, "awaiting_payment"],
+      ["Complete on the cancelled attempt", -9, "awaiting_payment"],
+    ]);
+    expect(order.payments).toEqual([expect.objectContaining({ provider: "click", status: "cancelled" })]);
+  });
+
+  it("repeat: the repeated Prepare keeps its id, repeated and cancelling Completes answer -4: paid once", async () => {
+    const r = await run("click", "repeat");
+    const order = await expectEnd(r, "paid", 5_000_000);
+    expect(clickCodes(r).map(([name, code]) => [name, code])).toEqual([
+      ["Prepare", 0],
+      ["Prepare (repeat)", 0],
+      ["Complete", 0],
+      ["Complete (repeat)", -4],
+      ["Complete (error=-1) on the paid attempt", -4],
+    ]);
+    const ids = r.steps.map((s) => (s.answer as Record<string, unknown>)["merchant_prepare_id"] ?? (s.answer as Record<string, unknown>)["merchant_confirm_id"]);
+    expect(new Set(ids).size).toBe(1);
+    expect(r.notes).toEqual([]);
+    expect(order.payments).toHaveLength(1);
+  });
+
+  it("wrong-amount: -2 keeps the attempt prepared, the right Complete pays", async () => {
+    const r = await run("click", "wrong-amount");
+    await expectEnd(r, "paid", 5_000_000);
+    expect(clickCodes(r)).toEqual([
+      ["Prepare", 0, "reserved"],
+      ["Complete (1 soum short)", -2, "reserved"],
+      ["Complete", 0, "paid"],
+    ]);
+  });
+
+  it("bad-signature: -1 and nothing recorded", async () => {
+    const r = await run("click", "bad-signature");
+    const order = await expectEnd(r, "awaiting_payment", 0);
+    expect(clickCodes(r)).toEqual([["Prepare (bad signature)", -1, "awaiting_payment"]]);
+    expect(order.payments).toEqual([]);
+  });
+
+  it("a wrong CLICK_SECRET_KEY is reported: the Prepare answered -1, the scenario stops there", async () => {
+    const r = await run("click", "succeeded", { env: { ...env, CLICK_SECRET_KEY: "not-the-key" } });
+    expect(r.ok).toBe(false);
+    expect(r.steps).toHaveLength(1);
+    expect((r.steps[0]!.answer as { error: number }).error).toBe(-1);
+    expect(await getOrder(r.order.orderId)).toMatchObject({ status: "awaiting_payment", payments: [] });
+  });
+});
+
 describe("refusals", () => {
   it("names the choices for an unknown provider or scenario", async () => {
-    await expect(run("paypal", "filled")).rejects.toThrow('unknown provider "paypal": choose one of payme, payram, payske, robokassa');
+    await expect(run("paypal", "filled")).rejects.toThrow('unknown provider "paypal": choose one of payme, payram, payske, robokassa, stripe, click');
     await expect(run("payram", "refund")).rejects.toThrow('unknown scenario "refund" for payram: choose one of filled, partial, overpaid');
     await expect(run("payme", "toString")).rejects.toBeInstanceOf(SimulationError);
   });
@@ -267,6 +371,9 @@ describe("refusals", () => {
     ["payske", "succeeded", "PAYSKE_WEBHOOK_SECRET", []],
     ["robokassa", "result", "ROBOKASSA_PASSWORD2", ["ROBOKASSA_PASSWORD1"]],
     ["robokassa", "test", "ROBOKASSA_TEST_PASSWORD2", ["ROBOKASSA_TEST_PASSWORD1"]],
+    ["stripe", "succeeded", "STRIPE_WEBHOOK_SECRET", []],
+    ["click", "succeeded", "CLICK_SERVICE_ID", []],
+    ["click", "succeeded", "CLICK_SECRET_KEY", []],
   ])("%s %s without %s says so (an empty value counts as unset)", async (provider, scenario, variable, pair) => {
     const unset = Object.fromEntries([variable, ...pair].map((name) => [name, ""]));
     const err = await run(provider, scenario, { env: { ...env, ...unset } }).catch((e: unknown) => e);
@@ -298,6 +405,14 @@ describe("as the `payhooks simulate` command", () => {
     const report = JSON.parse(proc.output()) as SimulationReport;
     expect(report.ok).toBe(true);
     expect((await getOrder(report.order.orderId)).status).toBe("paid");
+  });
+
+  it("plays a Click scenario against the real processes; exit 0", async () => {
+    const proc = spawnNode(CLI, { ...(env as Record<string, string>) }, ["simulate", "click", "succeeded", "--url", ingress.url, "--json"]);
+    expect(await proc.stop("SIGCONT")).toBe(0);
+    const report = JSON.parse(proc.output()) as SimulationReport;
+    expect(report).toMatchObject({ provider: "click", scenario: "succeeded", ok: true });
+    expect(await getOrder(report.order.orderId)).toMatchObject({ status: "paid", payments: [expect.objectContaining({ provider: "click" })] });
   });
 
   it("exits 2 with one line for an unknown scenario, naming the known ones", async () => {
