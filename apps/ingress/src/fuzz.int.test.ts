@@ -1,6 +1,6 @@
 /**
  * Hostile input on every route, property-based (fast-check) against ONE real ingress process
- * (all four providers configured, BODY_LIMIT 64kb) on a private redis-server, over HTTP/1.1
+ * (every provider configured — Payme, Payram, Payske, Stripe, RoboKassa, Click —, BODY_LIMIT 64kb) on a private redis-server, over HTTP/1.1
  * keep-alive on 127.0.0.1. No worker runs: any job an input creates stays waiting in its queue,
  * so "no job" is checked on every queue in QUEUES after every property.
  *
@@ -10,7 +10,11 @@
  * - Payram / Payske: a 4xx with a JSON `{"error": …}` body for anything unauthenticated; an
  *   authenticated body, whatever it holds, is acknowledged with 200 and one job (named by its
  *   event id or its bytes) that the worker will quarantine — the properties check and drop it;
- * - RoboKassa ResultURL: a 4xx whose body never starts with `OK` (docs/protocols/robokassa.md#answers).
+ * - Stripe (/webhooks/stripe, Payske's scheme under Stripe-Signature): as Payske;
+ * - RoboKassa ResultURL: a 4xx whose body never starts with `OK` (docs/protocols/robokassa.md#answers);
+ * - Click (/webhooks/click/prepare, /complete, /webhooks/click): Click's JSON answer with an
+ *   `error` code < 0 (docs/protocols/click.md#error-codes), HTTP 200 — or the pipeline's 405/413/415
+ *   with the same -8 body — and never -7 here (Redis is up and no call reaches a worker).
  * Never a 5xx, never a hang; the process stays up and answers /healthz after each property.
  *
  * Runs are reproducible: a fixed seed (FUZZ_SEED to explore others; fast-check prints the
@@ -24,6 +28,7 @@ import { QUEUES, createRedis, jobIdFor, sha256Hex } from "@payhooks/core";
 import { parsePayramNotification, payramJobId, signForTest as payramSign } from "@payhooks/payram";
 import { payskeSignature } from "@payhooks/payske";
 import { robokassaJobId, signForTest as robokassaSign } from "@payhooks/robokassa";
+import { CLICK_ERRORS, clickSign, type SignedFields } from "@payhooks/click";
 import { paymeAuth, removeRedisServer, startIngress, startRedisServer, type RedisServer } from "@payhooks/testing";
 import { MAX_JSON_DEPTH } from "@payhooks/core";
 
@@ -38,6 +43,9 @@ const PAYRAM_SECRET = "payram-fuzz-project-api-key";
 const PAYSKE_SECRET = "whsec_fuzzSecret0123456789abcdefghij";
 const ROBOKASSA_PASSWORD1 = "rk-fuzz-password-1";
 const ROBOKASSA_PASSWORD2 = "rk-fuzz-password-2";
+const STRIPE_SECRET = "whsec_fuzzStripeSecret0123456789abcdef";
+const CLICK_SERVICE_ID = "24680";
+const CLICK_SECRET_KEY = "fuzz-click-secret-key&%#";
 
 jest.setTimeout(120_000);
 
@@ -63,6 +71,11 @@ beforeAll(async () => {
     PAYSKE_WEBHOOK_SECRET: PAYSKE_SECRET,
     ROBOKASSA_PASSWORD1,
     ROBOKASSA_PASSWORD2,
+    STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+    CLICK_SERVICE_ID,
+    CLICK_SECRET_KEY,
+    // Short, like Payme's: an input that wrongly reaches the queue shows up as -7 (and a job) quickly.
+    CLICK_RPC_TIMEOUT_MS: "300",
   });
   port = Number(new URL(ingress.url).port);
   connection = createRedis(redis.url, "producer", "fuzz-probe");
@@ -216,7 +229,7 @@ async function expectJobAndDrop(queueName: string, jobId: string): Promise<void>
 }
 
 /** The job of an authenticated body the worker cannot read: named by its bytes (json-body.ts authenticatedBody). */
-const bodyJobId = (provider: "payram" | "payske", bytes: string | Uint8Array) => jobIdFor(provider, ["body", sha256Hex(bytes).slice(0, 32)]);
+const bodyJobId = (provider: "payram" | "payske" | "stripe", bytes: string | Uint8Array) => jobIdFor(provider, ["body", sha256Hex(bytes).slice(0, 32)]);
 
 /** A job for bytes that are no readable JSON: they are kept exactly, in base64, with the reason; then dropped. */
 async function expectUnreadableJob(queueName: string, jobId: string, body: Uint8Array, reason = "invalid_json"): Promise<void> {
@@ -281,6 +294,58 @@ const robokassaForm = (params: Record<string, string>) => {
   return new URLSearchParams({ ...rest, ...(SignatureValue !== undefined ? { SignatureValue } : {}) }).toString();
 };
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
+
+const STRIPE_PATH = "/webhooks/stripe";
+/** Payske's event, signed for Stripe's endpoint (its own secret, under Stripe-Signature). */
+const stripeHeaders = (body: Uint8Array, t = nowS(), secret = STRIPE_SECRET) => ({
+  "content-type": "application/json",
+  "stripe-signature": `t=${t},v1=${payskeSignature(secret, t, body)}`,
+});
+
+const CLICK_PATHS = ["/webhooks/click/prepare", "/webhooks/click/complete", "/webhooks/click"] as const;
+type ClickPath = (typeof CLICK_PATHS)[number];
+/** The actions a Click route takes (docs/protocols/click.md#payhooks-routes). */
+const clickActions = (path: ClickPath): readonly string[] => (path.endsWith("/prepare") ? ["0"] : path.endsWith("/complete") ? ["1"] : ["0", "1"]);
+const CLICK_CODES: ReadonlySet<number> = new Set(Object.values(CLICK_ERRORS));
+/** Well-formed Click fields (the syntax rules pass); `sign_string` is Click's signature by `key` unless given. */
+function clickFields(over: Partial<Record<string, string>> = {}, key = CLICK_SECRET_KEY): Record<string, string> {
+  const f: Record<string, string> = {
+    click_trans_id: "2207145213",
+    service_id: CLICK_SERVICE_ID,
+    click_paydoc_id: "3046512367",
+    merchant_trans_id: "ord-1",
+    amount: "1000.00",
+    action: "0",
+    error: "0",
+    error_note: "Success",
+    sign_time: "2024-03-02 07:50:19",
+    ...(over.action === "1" ? { merchant_prepare_id: "17" } : {}),
+    ...over,
+  } as Record<string, string>;
+  if (over.sign_string === undefined) f["sign_string"] = clickSign(f as unknown as SignedFields, key);
+  return f;
+}
+/** A form body with `sign_string` last, so that any cut of it cuts the signature. */
+const clickForm = (fields: Record<string, string>) => {
+  const { sign_string, ...rest } = fields;
+  return new URLSearchParams({ ...rest, ...(sign_string !== undefined ? { sign_string } : {}) }).toString();
+};
+
+/** Click's dialect: its JSON answer with an error code < 0 (never 0: nothing was accepted), never -7 here. */
+function expectClickError(reply: Reply, codes?: readonly number[], statuses: readonly number[] = [200]): number {
+  expectWellFormed(reply);
+  expect(statuses).toContain(reply.status);
+  expect(reply.headers["content-type"]).toMatch(/^application\/json/);
+  const answer = JSON.parse(reply.body.toString("utf8")) as { error?: unknown; error_note?: unknown };
+  expect(typeof answer.error).toBe("number");
+  const code = answer.error as number;
+  expect(code).toBeLessThan(0);
+  expect(CLICK_CODES.has(code)).toBe(true);
+  expect(code).not.toBe(CLICK_ERRORS.FAILED_TO_UPDATE);
+  expect(typeof answer.error_note).toBe("string");
+  if (codes) expect(codes).toContain(code);
+  return code;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Arbitraries
@@ -466,10 +531,10 @@ describe("random bytes, unsigned, any content type", () => {
       }),
     ));
 
-  it(`other methods: Payme -32300, RoboKassa 405, Payram/Payske 405 with Allow: POST (${RUNS} runs)`, () =>
+  it(`other methods: Payme -32300, RoboKassa 405, Payram/Payske/Stripe 405 with Allow: POST (${RUNS} runs)`, () =>
     run(
       fc.asyncProperty(
-        fc.constantFrom(PAYME_PATH, PAYRAM_PATH, PAYSKE_PATH, ROBOKASSA_PATH),
+        fc.constantFrom(PAYME_PATH, PAYRAM_PATH, PAYSKE_PATH, STRIPE_PATH, ROBOKASSA_PATH),
         fc.constantFrom("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"),
         fc.uint8Array({ maxLength: 512 }),
         async (path, method, body) => {
@@ -554,6 +619,7 @@ describe(`oversized bodies (BODY_LIMIT ${BODY_LIMIT} bytes)`, () => {
   it.each([
     ["payram", PAYRAM_PATH, (b: Buffer) => payramHeaders(b), payramNotification()],
     ["payske", PAYSKE_PATH, (b: Buffer) => payskeHeaders(b), payskeEvent()],
+    ["stripe", STRIPE_PATH, (b: Buffer) => stripeHeaders(b), payskeEvent()],
     ["robokassa", ROBOKASSA_PATH, () => FORM, ""],
   ] as const)(`%s: 413 payload_too_large, also chunked and signed (${runs} runs)`, (name, path, sign, base) =>
     run(
@@ -569,11 +635,12 @@ describe(`oversized bodies (BODY_LIMIT ${BODY_LIMIT} bytes)`, () => {
 
   it(`every route: a gzip bomb that inflates past the limit is refused like any oversized body (${runs} runs)`, () =>
     run(
-      fc.asyncProperty(fc.constantFrom(PAYME_PATH, PAYRAM_PATH, PAYSKE_PATH, ROBOKASSA_PATH), fc.integer({ min: BODY_LIMIT + 1, max: 64 * BODY_LIMIT }), async (path, size) => {
+      fc.asyncProperty(fc.constantFrom(PAYME_PATH, PAYRAM_PATH, PAYSKE_PATH, STRIPE_PATH, ROBOKASSA_PATH, ...CLICK_PATHS), fc.integer({ min: BODY_LIMIT + 1, max: 64 * BODY_LIMIT }), async (path, size) => {
         const body = gzipSync(Buffer.alloc(size, 0x20));
         const reply = await send({ path, body, headers: { "content-type": "application/json", "content-encoding": "gzip" } });
         if (path === PAYME_PATH) expectPaymeError(reply, [-32600], null);
         else if (path === ROBOKASSA_PATH) expectRobokassaRefusal(reply, [413]);
+        else if ((CLICK_PATHS as readonly string[]).includes(path)) expectClickError(reply, [-8], [413]);
         else expectJsonError(reply, [413]);
       }),
       runs,
@@ -589,17 +656,30 @@ describe("wrong content types and content encodings", () => {
     ["payme", PAYME_PATH],
     ["payram", PAYRAM_PATH],
     ["payske", PAYSKE_PATH],
+    ["stripe", STRIPE_PATH],
     ["robokassa", ROBOKASSA_PATH],
+    ["click", "/webhooks/click"],
   ] as const)(`%s: an unsigned body under any Content-Type / Content-Encoding is refused in dialect (${RUNS} runs)`, (name, path) =>
     run(
       fc.asyncProperty(contentTypes, encodings, fc.boolean(), async (type, encoding, compress) => {
-        const plain = utf8(name === "payme" ? paymeCallBody() : name === "payram" ? payramNotification() : name === "payske" ? payskeEvent() : robokassaForm({ ...robokassaParams(), SignatureValue: "0".repeat(32) }));
+        const plain = utf8(
+          name === "payme"
+            ? paymeCallBody()
+            : name === "payram"
+              ? payramNotification()
+              : name === "payske" || name === "stripe"
+                ? payskeEvent()
+                : name === "click"
+                  ? clickForm(clickFields({ sign_string: "0".repeat(32) }))
+                  : robokassaForm({ ...robokassaParams(), SignatureValue: "0".repeat(32) }),
+        );
         // A real gzip body under a gzip label is read; anything else under a compression label is corrupt.
         const body = compress && encoding?.toLowerCase() === "gzip" ? gzipSync(plain) : plain;
         const headers: Record<string, string> = { ...(type !== undefined ? { "content-type": type } : {}), ...(encoding !== undefined ? { "content-encoding": encoding } : {}) };
         const reply = await send({ path, body, headers });
         if (name === "payme") expectPaymeError(reply, [-32504, -32600]);
         else if (name === "robokassa") expectRobokassaRefusal(reply, [400, 415]);
+        else if (name === "click") expectClickError(reply, undefined, [200, 400, 415]);
         else expectJsonError(reply, name === "payram" ? [400, 401, 415] : [400, 415]);
       }),
     ));
@@ -875,6 +955,160 @@ describe("unicode, control characters and very long strings in ids", () => {
     ));
 });
 
+describe("Stripe at /webhooks/stripe: Payske's scheme under its own header, secret and id", () => {
+  const randomBody = fc.record({ body: fc.uint8Array({ maxLength: 4096 }), type: contentTypes });
+
+  it(`400 whatever the body and the Stripe-Signature (${RUNS} runs)`, () =>
+    run(
+      fc.asyncProperty(
+        randomBody,
+        fc.oneof(headerText(300), fc.tuple(fc.integer(), fc.stringMatching(/^[0-9a-f]{0,64}$/)).map(([t, v]) => `t=${t},v1=${v}`)),
+        async ({ body, type }, signature) => {
+          const headers: Record<string, string> = { "stripe-signature": signature, ...(type !== undefined ? { "content-type": type } : {}) };
+          expectJsonError(await send({ path: STRIPE_PATH, body, headers }), [400]);
+        },
+      ),
+    ));
+
+  it(`a valid event signed under Payske-Signature, or by Payske's secret, is refused: 400, no job (${RUNS} runs)`, () =>
+    run(
+      fc.asyncProperty(fc.constantFrom("payske-header", "payske-secret"), fc.integer({ min: -250, max: 250 }), async (how, skew) => {
+        const body = utf8(payskeEvent());
+        const headers = how === "payske-header" ? payskeHeaders(body, nowS() + skew) : stripeHeaders(body, nowS() + skew, PAYSKE_SECRET);
+        expect(expectJsonError(await send({ path: STRIPE_PATH, body, headers }), [400])).toBe(how === "payske-header" ? "missing_header" : "no_matching_signature");
+      }),
+    ));
+
+  it(`signed → 200 and one job stripe-evt_… for the worker to quarantine, unsigned → 400 and no job (${RUNS} runs)`, () =>
+    run(
+      fc.asyncProperty(
+        fc.oneof(badMinorUnits.map((v) => ({ amount: v })), literal(['"us"', '""', "1"]).map((v) => ({ currency: v }))),
+        fc.boolean(),
+        async (object, signed) => {
+          let text = payskeEvent();
+          for (const [k, v] of Object.entries(object)) text = text.replace('"metadata":', `"${k}":${v},"metadata":`);
+          const body = utf8(text);
+          const reply = await send({ path: STRIPE_PATH, body, headers: signed ? stripeHeaders(body) : { "content-type": "application/json" } });
+          if (!signed) return void expect(expectJsonError(reply, [400])).toBe("missing_header");
+          expectWellFormed(reply);
+          expect(reply.status).toBe(200);
+          expect(JSON.parse(reply.body.toString("utf8"))).toEqual({ received: true });
+          await expectJobAndDrop(QUEUES.stripe, "stripe-evt_fuzz0001");
+        },
+      ),
+    ));
+
+  it(`cut anywhere, signed over the whole body (400) or over the cut (200, one job under its bytes' name) (${RUNS} runs)`, () =>
+    run(
+      fc.asyncProperty(fc.nat(), fc.boolean(), async (at, signCut) => {
+        const full = utf8(payskeEvent({ type: "payment_intent.succeeded€" }));
+        const body = full.subarray(0, at % full.length);
+        const reply = await send({ path: STRIPE_PATH, body, headers: stripeHeaders(signCut ? body : full) });
+        if (!signCut) return void expect(expectJsonError(reply, [400])).toBe("no_matching_signature");
+        expect(reply.status).toBe(200);
+        await expectJobAndDrop(QUEUES.stripe, bodyJobId("stripe", body));
+      }),
+    ));
+
+  it(`signed invalid UTF-8 → 200, one job keeping the exact bytes in base64 (${Math.ceil(RUNS / 2)} runs)`, () =>
+    run(
+      fc.asyncProperty(invalidUtf8, fc.nat(), fc.constantFrom("id", "type", "order_id"), async (bad, at, field) => {
+        const body = injectBytes(payskeEvent(), field, bad, at);
+        expect((await send({ path: STRIPE_PATH, body, headers: stripeHeaders(body) })).status).toBe(200);
+        await expectUnreadableJob(QUEUES.stripe, bodyJobId("stripe", body), body);
+      }),
+      Math.ceil(RUNS / 2),
+    ));
+});
+
+describe("Click at /webhooks/click/prepare, /webhooks/click/complete and /webhooks/click", () => {
+  const path = fc.constantFrom(...CLICK_PATHS);
+
+  it(`random bytes, any content type: Click's JSON error < 0 in HTTP 200 (${RUNS} runs)`, () =>
+    run(
+      fc.asyncProperty(path, fc.uint8Array({ maxLength: 4096 }), contentTypes, async (p, body, type) => {
+        expectClickError(await send({ path: p, body, headers: type !== undefined ? { "content-type": type } : {} }));
+      }),
+    ));
+
+  it(`random form fields and JSON objects (unsigned): -8, -3 or -1, never a job (${RUNS} runs)`, () =>
+    run(
+      fc.asyncProperty(
+        path,
+        fc.dictionary(fc.constantFrom("click_trans_id", "service_id", "click_paydoc_id", "merchant_trans_id", "merchant_prepare_id", "amount", "action", "error", "sign_time", "sign_string", "x"), shortWeirdString, { maxKeys: 11 }),
+        fc.boolean(),
+        async (p, fields, json) => {
+          const body = utf8(json ? JSON.stringify(fields) : new URLSearchParams(fields).toString());
+          expectClickError(await send({ path: p, body, headers: json ? { "content-type": "application/json" } : FORM }), [-8, -3, -1]);
+        },
+      ),
+    ));
+
+  it(`well-formed requests with a garbled sign_string: -1, or -3 for an action the route does not take; the ids echoed (${RUNS} runs)`, () =>
+    run(
+      fc.asyncProperty(
+        path,
+        fc.constantFrom("0", "1", "2"),
+        fc.oneof(fc.stringMatching(/^[0-9a-fA-F]{32}$/), fc.stringMatching(/^[0-9a-f]{1,31}$/), headerText(80).filter((s) => s !== "")),
+        fc.stringMatching(/^\d{1,20}$/),
+        fc.boolean(),
+        async (p, action, sign, transId, json) => {
+          const fields = clickFields({ action, sign_string: sign, click_trans_id: transId });
+          const body = utf8(json ? JSON.stringify(fields) : clickForm(fields));
+          const reply = await send({ path: p, body, headers: json ? { "content-type": "application/json" } : FORM });
+          const expected = clickActions(p).includes(action) ? CLICK_ERRORS.SIGN_CHECK_FAILED : CLICK_ERRORS.ACTION_NOT_FOUND;
+          expectClickError(reply, [expected]);
+          expect(JSON.parse(reply.body.toString("utf8"))).toMatchObject({ merchant_trans_id: "ord-1" });
+          // click_trans_id is echoed digit for digit (it may pass 2^53): a JSON number, or a string when it has a leading zero.
+          expect(reply.body.toString("utf8")).toContain(`"click_trans_id":${/^(0|[1-9]\d*)$/.test(transId) ? transId : JSON.stringify(transId)}`);
+        },
+      ),
+    ));
+
+  it(`genuinely signed but for another service (-8), by another key (-1), or a Prepare announcing a failure (-9): no job (${RUNS} runs)`, () =>
+    run(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.stringMatching(/^\d{1,20}$/).filter((id) => BigInt(id) !== BigInt(CLICK_SERVICE_ID)).map((service_id) => ({ over: { service_id }, key: CLICK_SECRET_KEY, code: -8 })),
+          headerText(40).filter((k) => k !== "" && k !== CLICK_SECRET_KEY).map((key) => ({ over: {}, key, code: -1 })),
+          fc.integer({ min: -9999, max: -1 }).map((e) => ({ over: { error: String(e) }, key: CLICK_SECRET_KEY, code: -9 })),
+        ),
+        async ({ over, key, code }) => {
+          const fields = clickFields({ action: "0", ...over }, key);
+          expectClickError(await send({ path: "/webhooks/click/prepare", body: utf8(clickForm(fields)), headers: FORM }), [code]);
+        },
+      ),
+    ));
+
+  it(`a signed request (for another service) cut anywhere: an error < 0, never a 5xx (${RUNS} runs)`, () =>
+    run(
+      fc.asyncProperty(path, fc.nat(), fc.constantFrom("0", "1"), async (p, at, action) => {
+        const full = clickForm(clickFields({ action, service_id: "13579" }));
+        expectClickError(await send({ path: p, body: utf8(full.slice(0, at % full.length)), headers: FORM }));
+      }),
+    ));
+
+  it(`other methods → 405 with Click's -8 and Allow: POST; oversized → 413 with -8; a bad Content-Encoding → 415 or 400 with -8 (${Math.ceil(RUNS / 2)} runs)`, () =>
+    run(
+      fc.asyncProperty(
+        path,
+        fc.constantFrom("GET", "PUT", "DELETE", "PATCH", "OPTIONS"),
+        fc.integer({ min: BODY_LIMIT + 1, max: 2 * BODY_LIMIT }),
+        fc.boolean(),
+        async (p, method, size, chunked) => {
+          const notPost = await send({ method, path: p, body: method === "GET" ? new Uint8Array(0) : utf8(clickForm(clickFields())) });
+          expectClickError(notPost, [-8], [405]);
+          expect(notPost.headers["allow"]).toBe("POST");
+          const big = await send({ path: p, body: utf8(`${clickForm(clickFields())}&pad=${"x".repeat(size)}`), chunked, headers: FORM });
+          expectClickError(big, [-8], [413]);
+          expectClickError(await send({ path: p, body: utf8(clickForm(clickFields())), headers: { ...FORM, "content-encoding": "x-fuzz" } }), [-8], [415]);
+          expectClickError(await send({ path: p, body: Buffer.from("not gzip at all"), headers: { ...FORM, "content-encoding": "gzip" } }), [-8], [400]);
+        },
+      ),
+      Math.ceil(RUNS / 2),
+    ));
+});
+
 describe("regressions: what the properties above found (each was a 5xx, a -32400 or a job before)", () => {
   const corrupt = Buffer.from("this is not a compressed stream");
 
@@ -882,6 +1116,8 @@ describe("regressions: what the properties above found (each was a 5xx, a -32400
     const headers = { "content-type": "application/json", "content-encoding": encoding };
     expect(expectJsonError(await send({ path: PAYRAM_PATH, body: corrupt, headers }), [400])).toBe("bad_request");
     expect(expectJsonError(await send({ path: PAYSKE_PATH, body: corrupt, headers }), [400])).toBe("bad_request");
+    expect(expectJsonError(await send({ path: STRIPE_PATH, body: corrupt, headers }), [400])).toBe("bad_request");
+    for (const path of CLICK_PATHS) expectClickError(await send({ path, body: corrupt, headers }), [-8], [400]);
     expectRobokassaRefusal(await send({ path: ROBOKASSA_PATH, body: corrupt, headers }), [400]);
     expectPaymeError(await send({ path: PAYME_PATH, body: corrupt, headers: { ...paymeSigned, "content-encoding": encoding } }), [-32600], null);
   });
