@@ -11,7 +11,9 @@ import { payramJobId, parsePayramNotification } from "./schemas";
 const SECRET = "payram-module-project-key";
 const NOW = 1_700_000_000_000;
 const logger = {} as Logger;
-const state = payramModule.ingress.setup({ config: payramModule.config.schema.parse({ PAYRAM_WEBHOOK_SECRET: SECRET }), redis: null as never, prefix: "t", logger });
+const config = payramModule.config.schema.parse({ PAYRAM_WEBHOOK_SECRET: SECRET });
+if (!payramModule.config.enabled(config)) throw new Error("Payram not enabled by its secret");
+const state = payramModule.ingress.setup({ config, redis: null as never, prefix: "t", logger });
 
 const notification = (over: Record<string, unknown> = {}) =>
   JSON.stringify({ reference_id: "7f1c7a55-0f43-4f0e-9b3a-3f1f6f1e0a01", status: "FILLED", amount: "49.99", filled_amount: "49.99", currency: "USD", timestamp: 1_700_000_000, ...over });

@@ -15,7 +15,11 @@ const NOW = 1_700_000_000_000;
 
 const configOf = (env: Record<string, string> = {}) =>
   robokassaModule.config.schema.parse({ ROBOKASSA_PASSWORD1: P1, ROBOKASSA_PASSWORD2: P2, ROBOKASSA_ORDER_PARAM: "Shp_order_id", ...env });
-const stateOf = (env: Record<string, string> = {}) => robokassaModule.ingress.setup({ config: configOf(env) });
+const stateOf = (env: Record<string, string> = {}) => {
+  const config = configOf(env);
+  if (!robokassaModule.config.enabled(config)) throw new Error("RoboKassa not enabled by its passwords");
+  return robokassaModule.ingress.setup({ config, redis: null as never, prefix: "t", logger: null as never });
+};
 
 const withTest = stateOf({ ROBOKASSA_TEST_PASSWORD1: TP1, ROBOKASSA_TEST_PASSWORD2: TP2 });
 const liveOnly = stateOf();
