@@ -8,7 +8,7 @@ import {
   REQUEST_OUTCOMES,
   oldestWaitingAt,
   readWorkerMetrics,
-  storedJobTimestamp,
+  duplicateAdds,
   type ProviderId,
   type Redis,
   type RequestOutcome,
@@ -81,10 +81,39 @@ export type IngressMetrics = RequestMetrics & {
  * timestamp, an existing one keeps the first add's. Two adds of one id within the same
  * millisecond both count `accepted`. One HGET, on the producer connection (1 s command timeout).
  */
-export async function isDuplicateAdd(redis: Pick<Redis, "hget">, queue: Pick<Queue, "toKey">, job: Pick<Job, "id" | "timestamp">): Promise<boolean> {
-  if (!job.id) return false;
-  const stored = await storedJobTimestamp(redis, queue, job.id);
-  return stored !== null && stored !== job.timestamp;
+export async function isDuplicateAdd(redis: Pick<Redis, "pipeline">, queue: Pick<Queue, "toKey">, job: Pick<Job, "id" | "timestamp">): Promise<boolean> {
+  return (await duplicateAdds(redis, [{ queue, job }]))[0] ?? false;
+}
+
+/**
+ * How long confirmed adds wait, off the acknowledgement's path, to be checked for duplicates
+ * together: one pipeline of HGETs per window instead of one round trip per request. A request is
+ * counted (accepted or duplicate) when its check settles, at most about this much after its answer.
+ */
+export const DUPLICATE_CHECK_MS = 50;
+
+/** Checks confirmed adds for duplicates in batches (compat/bullmq duplicateAdds); never delays an answer. */
+function createDuplicateBatcher(redis: Pick<Redis, "pipeline">, windowMs: number) {
+  type Waiting = { queue: Pick<Queue, "toKey">; job: Pick<Job, "id" | "timestamp">; settle: (duplicate: boolean) => void };
+  let waiting: Waiting[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  const flush = (): void => {
+    timer = null;
+    const batch = waiting;
+    waiting = [];
+    duplicateAdds(redis, batch).then(
+      (flags) => batch.forEach((w, i) => w.settle(flags[i] ?? false)),
+      () => batch.forEach((w) => w.settle(false)), // the jobs are confirmed; only their labels are unknown
+    );
+  };
+  return (queue: Pick<Queue, "toKey">, job: Pick<Job, "id" | "timestamp">): Promise<boolean> =>
+    new Promise<boolean>((settle) => {
+      waiting.push({ queue, job, settle });
+      if (!timer) {
+        timer = setTimeout(flush, windowMs);
+        timer.unref();
+      }
+    });
 }
 
 type QueueSample = { queue: string; counts: Record<(typeof QUEUE_STATES)[number], number>; oldestWaitingAgeSeconds: number };
@@ -106,6 +135,8 @@ export function createIngressMetrics(deps: {
   queues: readonly Queue[];
   /** also export prom-client's default process and Node.js metrics. @defaultValue false */
   defaultMetrics?: boolean;
+  /** how long confirmed adds wait to be checked for duplicates together. @defaultValue DUPLICATE_CHECK_MS */
+  duplicateCheckMs?: number;
   now?: () => number;
 }): IngressMetrics {
   const { redis, prefix, queues } = deps;
@@ -226,13 +257,14 @@ export function createIngressMetrics(deps: {
     next();
   };
 
+  const isDuplicate = createDuplicateBatcher(redis, deps.duplicateCheckMs ?? DUPLICATE_CHECK_MS);
   return {
     registry,
     track,
     mark: markOutcome,
     enqueued(res, queue, job) {
       markOutcome(res, "accepted");
-      res.locals[PENDING] = isDuplicateAdd(redis, queue, job).then(
+      res.locals[PENDING] = isDuplicate(queue, job).then(
         (duplicate) => void (duplicate && markOutcome(res, "duplicate")),
         () => undefined, // the job is confirmed; only its label is unknown
       );

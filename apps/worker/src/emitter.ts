@@ -28,9 +28,11 @@ export function createEmitter(deps: {
       await deps.merchantWebhooks.add("merchant.deliver", event, { ...JOB_OPTIONS.merchantWebhook, jobId: event.id });
     }
     if (deps.jobIndex && event.orderId) {
+      // An index for operators, written in batches beside the event's path: never awaited here.
       const at = Date.parse(event.occurredAt) || Date.now();
-      if (deps.paymentEvents) await deps.jobIndex.add(event.orderId, QUEUES.paymentEvents, event.id, at);
-      if (deps.merchantWebhooks) await deps.jobIndex.add(event.orderId, QUEUES.merchantWebhooks, event.id, at);
+      const failed = (err: Error) => deps.logger.warn({ err: { message: err.message }, eventId: event.id }, "job index not updated");
+      if (deps.paymentEvents) deps.jobIndex.add(event.orderId, QUEUES.paymentEvents, event.id, at).catch(failed);
+      if (deps.merchantWebhooks) deps.jobIndex.add(event.orderId, QUEUES.merchantWebhooks, event.id, at).catch(failed);
     }
     // Only after every configured queue has it (and also when none is: the event goes nowhere).
     await deps.ledger.markEmitted(event);

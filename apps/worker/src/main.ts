@@ -39,7 +39,8 @@ function main(): void {
       : null;
   const merchantWebhooks = merchant ? new Queue(QUEUES.merchantWebhooks, { connection, prefix }) : null;
   const queues = [...(paymentEvents ? [paymentEvents] : []), ...(merchantWebhooks ? [merchantWebhooks] : [])];
-  const jobIndex = createJobIndex({ redis: connection, prefix });
+  /** written in batches every quarter second, off the jobs' path */
+  const jobIndex = createJobIndex({ redis: connection, prefix, flushMs: 250 });
   const emitter = createEmitter({ ledger, paymentEvents, merchantWebhooks, logger, jobIndex });
 
   // Every provider queue is worked whether or not the ingress has that provider's secrets:
@@ -145,6 +146,7 @@ function main(): void {
     // Worker.close() waits for the jobs in progress, then stops taking new ones.
     void Promise.all([...workers, maintenanceWorker].map((w) => w.close()))
       .then(() => metrics.flush()) // the job figures summed since the last write
+      .then(() => jobIndex.flush().catch(() => undefined))
       .then(() => Promise.all(queues.map((q) => q.close())))
       .then(() => connection.quit().catch(() => undefined))
       .then(() => {

@@ -52,7 +52,7 @@ export type { ClusterNodeAddress, ClusterTarget } from "./redis-target";
 export { createJobIndex } from "./job-index";
 export type { IndexedJob, JobIndex } from "./job-index";
 export { redactForDisplay } from "./redact";
-export { isFinalAttempt, isUnrecoverable, oldestWaitingAt, storedJobTimestamp } from "./compat/bullmq";
+export { duplicateAdds, isFinalAttempt, isUnrecoverable, oldestWaitingAt, storedJobTimestamp } from "./compat/bullmq";
 export { REQUEST_OUTCOMES } from "./provider-module";
 export type {
   AppliedChange,

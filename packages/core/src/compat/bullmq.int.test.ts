@@ -5,7 +5,7 @@
 import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { startTestRedis, waitFor, type TestRedis } from "@payhooks/testing";
 import type { RedisConnection } from "../redis";
-import { isFinalAttempt, oldestWaitingAt, storedJobTimestamp } from "./bullmq";
+import { duplicateAdds, isFinalAttempt, oldestWaitingAt, storedJobTimestamp } from "./bullmq";
 
 let testRedis: TestRedis;
 let connection: RedisConnection;
@@ -46,6 +46,15 @@ it("stores a job's creation time in the job hash's timestamp, and keeps the firs
   expect(await storedJobTimestamp(connection, queue, "same")).toBe(first.timestamp);
 
   expect(await storedJobTimestamp(connection, queue, "never-added")).toBeNull();
+});
+
+it("tells duplicate adds from new ones in one pipeline", async () => {
+  const a = await queue.add("j", {}, { jobId: "a" });
+  await tick();
+  const aAgain = await queue.add("j", {}, { jobId: "a" });
+  const b = await queue.add("j", {}, { jobId: "b" });
+  const noId = { id: undefined, timestamp: Date.now() };
+  expect(await duplicateAdds(connection, [a, aAgain, b, noId].map((job) => ({ queue, job })))).toEqual([false, true, false, false]);
 });
 
 it("finds the oldest waiting job at the tail of the wait list", async () => {

@@ -17,6 +17,26 @@
 import { UnrecoverableError, type Job, type Queue } from "bullmq";
 import type IORedis from "ioredis";
 
+/**
+ * Which of `adds` found their id taken (true: a duplicate), from the stored jobs' `timestamp`
+ * against each returned Job's: one pipeline of HGETs, one round trip for them all. A job with
+ * no id, or a read that failed, counts as new.
+ */
+export async function duplicateAdds(
+  redis: Pick<IORedis, "pipeline">,
+  adds: ReadonlyArray<{ queue: Pick<Queue, "toKey">; job: Pick<Job, "id" | "timestamp"> }>,
+): Promise<boolean[]> {
+  const pipeline = redis.pipeline();
+  for (const { queue, job } of adds) if (job.id) pipeline.hget(queue.toKey(job.id), "timestamp");
+  const replies = (await pipeline.exec()) ?? [];
+  let i = 0;
+  return adds.map(({ job }) => {
+    if (!job.id) return false;
+    const [err, stored] = replies[i++] ?? [null, null];
+    return !err && stored !== null && Number(stored) !== job.timestamp;
+  });
+}
+
 /** When the stored job `jobId` of `queue` was created (ms), or null when there is no such job. One HGET. */
 export async function storedJobTimestamp(redis: Pick<IORedis, "hget">, queue: Pick<Queue, "toKey">, jobId: string): Promise<number | null> {
   const stored = await redis.hget(queue.toKey(jobId), "timestamp");
