@@ -15,10 +15,12 @@
 //   in production).
 //
 // `node bench/redis-commands.js` runs it alone and prints JSON (`BENCH_COMMANDS_N` deliveries,
-// default 2,000); `npm run bench` runs it as its last phase.
+// default 2,000); `npm run bench` runs it as its last phase, for the current build and, with
+// BENCH_BASELINE, for the baseline's (measureRedisCommands({ ingressMain, workerMain })).
 const { randomBytes } = require("node:crypto");
 const { createRedis } = require("../packages/core/dist");
-const { removeRedisServer, startIngress, startMerchantEndpoint, startRedisServer, startWorker, waitFor } = require("../packages/testing/dist");
+const { removeRedisServer, startMerchantEndpoint, startRedisServer, waitFor, INGRESS_MAIN, WORKER_MAIN } = require("../packages/testing/dist");
+const { startIngressAt, startWorkerAt } = require("./e2e");
 const { routes, payramBody, BENCH_ENV, ADMIN_TOKEN, SECRETS } = require("./routes");
 const { signForTest: signPayram } = require("../packages/payram/dist");
 
@@ -77,7 +79,8 @@ async function sendAll(count, make) {
 /** From an autocannon route option (bench/routes.js), one request: url, body, headers. */
 const fromRoute = (route) => (n) => ({ url: route.request.url, ...route.request.requests[0].setupRequest({}, n) });
 
-async function measure({ n = N } = {}) {
+/** `ingressMain`, `workerMain`: the built entry points to run (default: this tree's). */
+async function measure({ n = N, ingressMain = INGRESS_MAIN, workerMain = WORKER_MAIN } = {}) {
   const redis = await startRedisServer();
   const merchant = await startMerchantEndpoint(() => 204);
   const env = {
@@ -89,7 +92,7 @@ async function measure({ n = N } = {}) {
     PAYMENT_EVENTS_QUEUE: process.env.BENCH_PAYMENT_EVENTS_QUEUE === "true" ? "true" : "false",
   };
   const conn = createRedis(redis.url, "worker");
-  const ingress = await startIngress(env);
+  const ingress = await startIngressAt(ingressMain, env);
   const route = routes(ingress, "http://127.0.0.1:9/");
   const result = { deliveries: n, perAck: {}, perEvent: null, processingPerEvent: null, storagePerPaidOrder: null };
   try {
@@ -116,7 +119,7 @@ async function measure({ n = N } = {}) {
         ),
       );
     }
-    const worker = await startWorker(env);
+    const worker = await startWorkerAt(workerMain, env);
     try {
       await new Promise((r) => setTimeout(r, 500)); // the worker's start-up commands are not per event
       const before = await commandstats(conn);
