@@ -57,12 +57,17 @@ function main(): void {
         ...locking,
       }),
   );
+  /** closes the merchant delivery's connection pool at shutdown, once the workers have closed */
+  let closeDelivery = async (): Promise<void> => undefined;
   if (merchant) {
     const processor = createMerchantDeliveryProcessor({
       ...merchant,
       timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS,
       maxResponseBytes: config.MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES,
+      // one keep-alive connection to the merchant for each job the worker runs at once
+      connections: config.WORKER_CONCURRENCY,
     });
+    closeDelivery = () => processor.close();
     workers.push(
       new Worker(QUEUES.merchantWebhooks, metrics.instrumentDelivery(QUEUES.merchantWebhooks, processor), { name: workerName, connection, prefix, concurrency: config.WORKER_CONCURRENCY, ...locking }),
     );
@@ -145,6 +150,7 @@ function main(): void {
     // Worker.close() waits for the jobs in progress, then stops taking new ones.
     void Promise.all([...workers, maintenanceWorker].map((w) => w.close()))
       .then(() => metrics.flush()) // the job figures summed since the last write
+      .then(() => closeDelivery().catch(() => undefined))
       .then(() => Promise.all(queues.map((q) => q.close())))
       .then(() => connection.quit().catch(() => undefined))
       .then(() => {
