@@ -3,12 +3,14 @@
  * on, a body that comes too slowly, redirects. The merchant is outside the system; its servers
  * here are real sockets, and the processor is the worker's own.
  */
+import { Hmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Job } from "bullmq";
+import { Webhook } from "standardwebhooks";
 import type { PaymentEvent } from "@payhooks/core";
 import { waitFor } from "@payhooks/testing";
-import { DEFAULT_MAX_RESPONSE_BYTES, MerchantDeliveryError, createMerchantDeliveryProcessor } from "./delivery";
+import { DEFAULT_MAX_RESPONSE_BYTES, MerchantDeliveryError, createMerchantDeliveryProcessor, type MerchantDeliveryProcessor } from "./delivery";
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
 /** the most a body server offers: far past any bound, so a reader without one reads it all and the test sees it */
@@ -16,8 +18,17 @@ const BODY_CAP = 64 * 1024 * 1024;
 const CHUNK = 1024;
 
 const servers: Server[] = [];
+const processors: MerchantDeliveryProcessor[] = [];
+
+/** The worker's processor, its connection pool closed after the test. */
+function deliveryProcessor(deps: Parameters<typeof createMerchantDeliveryProcessor>[0]): MerchantDeliveryProcessor {
+  const processor = createMerchantDeliveryProcessor(deps);
+  processors.push(processor);
+  return processor;
+}
 
 afterEach(async () => {
+  await Promise.all(processors.splice(0).map((p) => p.close().catch(() => undefined)));
   await Promise.all(
     servers.splice(0).map(
       (s) =>
@@ -29,11 +40,66 @@ afterEach(async () => {
   );
 });
 
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+/** TCP connections a test server accepted: in all, open now, and the most open at once. */
+interface Sockets {
+  opened: number;
+  open: number;
+  maxOpen: number;
+}
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void, sockets?: Sockets): Promise<string> {
   const server = createServer(handler);
   servers.push(server);
+  if (sockets) {
+    server.on("connection", (socket) => {
+      sockets.opened++;
+      sockets.open++;
+      sockets.maxOpen = Math.max(sockets.maxOpen, sockets.open);
+      socket.on("close", () => sockets.open--);
+    });
+  }
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+}
+
+function sockets(): Sockets {
+  return { opened: 0, open: 0, maxOpen: 0 };
+}
+
+interface Received {
+  body: string;
+  headers: IncomingMessage["headers"];
+}
+
+/**
+ * A merchant endpoint that keeps every delivery (body and headers) and answers 204 after
+ * `delayMs`, counting its connections and the most requests it had in progress at once.
+ */
+async function countingEndpoint(delayMs = 0) {
+  const stats = { ...sockets(), received: [] as Received[], inFlight: 0, maxInFlight: 0 };
+  const url = await serve((req, res) => {
+    stats.inFlight++;
+    stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      stats.received.push({ body: Buffer.concat(chunks).toString("utf8"), headers: req.headers });
+      setTimeout(() => {
+        stats.inFlight--;
+        res.writeHead(204).end();
+      }, delayMs);
+    });
+  }, stats);
+  return { url, stats };
+}
+
+/** What a Standard Webhooks library (one we did not write) makes of a delivery signed with `secret`. */
+function verified(secret: string, delivery: Received): unknown {
+  return new Webhook(secret).verify(delivery.body, {
+    "webhook-id": String(delivery.headers["webhook-id"]),
+    "webhook-timestamp": String(delivery.headers["webhook-timestamp"]),
+    "webhook-signature": String(delivery.headers["webhook-signature"]),
+  });
 }
 
 /**
@@ -61,8 +127,8 @@ async function endlessBody(status: number) {
   return { url, stats };
 }
 
-function job(): Job<PaymentEvent> {
-  const event = { id: "evt_delivery_test", type: "payment.succeeded", provider: "payram", providerPaymentId: "p1", orderId: null } as unknown as PaymentEvent;
+function job(id = "evt_delivery_test"): Job<PaymentEvent> {
+  const event = { id, type: "payment.succeeded", provider: "payram", providerPaymentId: "p1", orderId: null } as unknown as PaymentEvent;
   return { data: event } as Job<PaymentEvent>;
 }
 
@@ -82,7 +148,7 @@ describe("the response body is read only up to a bound", () => {
     ["0: no body read at all", 0],
   ])("a 200 whose body never ends: the delivery completes and the merchant could write only about %s", async (_label, maxResponseBytes) => {
     const { url, stats } = await endlessBody(200);
-    const deliver = createMerchantDeliveryProcessor({ url, secret: SECRET, timeoutMs: 60_000, ...(maxResponseBytes !== undefined ? { maxResponseBytes } : {}) });
+    const deliver = deliveryProcessor({ url, secret: SECRET, timeoutMs: 60_000, ...(maxResponseBytes !== undefined ? { maxResponseBytes } : {}) });
     await expect(deliver(job())).resolves.toEqual({ status: 200 });
     // The rest is discarded by closing the connection, not read.
     await waitFor(() => stats.closed, "the client to hang up");
@@ -92,7 +158,7 @@ describe("the response body is read only up to a bound", () => {
 
   it("a 500 whose body never ends: a failed attempt, and no more read than for a 200", async () => {
     const { url, stats } = await endlessBody(500);
-    const deliver = createMerchantDeliveryProcessor({ url, secret: SECRET, timeoutMs: 60_000 });
+    const deliver = deliveryProcessor({ url, secret: SECRET, timeoutMs: 60_000 });
     const err = await failure(deliver(job()));
     expect(err).toBeInstanceOf(MerchantDeliveryError);
     expect(err.message).toBe("merchant endpoint answered 500");
@@ -107,7 +173,7 @@ describe("the response body is read only up to a bound", () => {
       res.on("finish", () => (ended = true));
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: true, note: "x".repeat(1000) }));
     });
-    await expect(createMerchantDeliveryProcessor({ url, secret: SECRET, timeoutMs: 10_000 })(job())).resolves.toEqual({ status: 200 });
+    await expect(deliveryProcessor({ url, secret: SECRET, timeoutMs: 10_000 })(job())).resolves.toEqual({ status: 200 });
     expect(ended).toBe(true);
   });
 });
@@ -119,7 +185,7 @@ describe("the timeout covers the headers and the body", () => {
       res.writeHead(200, { "content-type": "application/json" });
       res.write("{"); // and nothing more, the connection held open
     });
-    const err = await failure(createMerchantDeliveryProcessor({ url, secret: SECRET, timeoutMs: 300 })(job()));
+    const err = await failure(deliveryProcessor({ url, secret: SECRET, timeoutMs: 300 })(job()));
     expect(err).toBeInstanceOf(MerchantDeliveryError);
     expect(err.message).toMatch(/^merchant endpoint did not answer within 300 ms \(its body was still coming\)$/);
   });
@@ -131,13 +197,13 @@ describe("the timeout covers the headers and the body", () => {
       const timer = setInterval(() => res.write(" "), 20);
       res.on("close", () => clearInterval(timer));
     });
-    const err = await failure(createMerchantDeliveryProcessor({ url, secret: SECRET, timeoutMs: 300, maxResponseBytes: 1024 * 1024 })(job()));
+    const err = await failure(deliveryProcessor({ url, secret: SECRET, timeoutMs: 300, maxResponseBytes: 1024 * 1024 })(job()));
     expect(err.message).toMatch(/did not answer within 300 ms \(its body was still coming\)/);
   });
 
   it("no headers at all fails the attempt at the timeout", async () => {
     const url = await serve((req) => void req.resume()); // never answers
-    const err = await failure(createMerchantDeliveryProcessor({ url, secret: SECRET, timeoutMs: 300 })(job()));
+    const err = await failure(deliveryProcessor({ url, secret: SECRET, timeoutMs: 300 })(job()));
     expect(err).toBeInstanceOf(MerchantDeliveryError);
     expect(err.message).toBe("merchant endpoint did not answer within 300 ms");
   });
@@ -155,9 +221,140 @@ describe("redirects are not followed", () => {
       req.resume();
       res.writeHead(status, { location: elsewhere }).end();
     });
-    const err = await failure(createMerchantDeliveryProcessor({ url, secret: SECRET, timeoutMs: 10_000 })(job()));
+    const err = await failure(deliveryProcessor({ url, secret: SECRET, timeoutMs: 10_000 })(job()));
     expect(err).toBeInstanceOf(MerchantDeliveryError);
     expect(err.message).toBe(`merchant endpoint answered ${status}`);
     expect(followed).toBe(0);
+  });
+});
+
+describe("deliveries share a keep-alive pool of `connections` connections", () => {
+  it("200 deliveries, 4 at a time, go over at most 4 TCP connections, each one signed as Standard Webhooks says", async () => {
+    const { url, stats } = await countingEndpoint();
+    const deliver = deliveryProcessor({ url, secret: SECRET, timeoutMs: 10_000, connections: 4 });
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < 200) await expect(deliver(job(`evt_${next++}`))).resolves.toEqual({ status: 204 });
+      }),
+    );
+    expect(stats.received).toHaveLength(200);
+    expect(stats.opened).toBeGreaterThanOrEqual(1);
+    expect(stats.opened).toBeLessThanOrEqual(4);
+    for (const delivery of stats.received) {
+      expect(verified(SECRET, delivery)).toMatchObject({ id: delivery.headers["webhook-id"], type: "payment.succeeded" });
+    }
+    expect(new Set(stats.received.map((d) => d.headers["webhook-id"])).size).toBe(200);
+  });
+
+  it("with `connections: 1`, 50 deliveries one after another go over one connection", async () => {
+    const { url, stats } = await countingEndpoint();
+    const deliver = deliveryProcessor({ url, secret: SECRET, timeoutMs: 10_000, connections: 1 });
+    for (let i = 0; i < 50; i++) await deliver(job(`evt_${i}`));
+    expect(stats.received).toHaveLength(50);
+    expect(stats.opened).toBe(1);
+  });
+
+  it("is bounded: 30 deliveries at once over a pool of 3 never open more than 3 sockets, and the rest wait their turn", async () => {
+    const { url, stats } = await countingEndpoint(30);
+    const deliver = deliveryProcessor({ url, secret: SECRET, timeoutMs: 10_000, connections: 3 });
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => deliver(job(`evt_${i}`))));
+    expect(results.every((r) => r.status === 204)).toBe(true);
+    expect(stats.received).toHaveLength(30);
+    expect(stats.opened).toBeLessThanOrEqual(3);
+    expect(stats.maxOpen).toBeLessThanOrEqual(3);
+    expect(stats.maxInFlight).toBeLessThanOrEqual(3); // one request at a time on each: no pipelining
+    expect(stats.maxInFlight).toBeGreaterThan(1); // and the pool is used, not one connection
+  });
+
+  it("a connection whose body went over the bound is closed, not drained or reused: the next delivery gets a new one", async () => {
+    const stats = { ...sockets(), written: 0, requests: 0 };
+    const socketsUsed: Socket[] = [];
+    const url = await serve((req, res) => {
+      req.resume();
+      socketsUsed.push(req.socket);
+      if (stats.requests++ > 0) return void res.writeHead(200).end();
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = Buffer.alloc(CHUNK, 0x20);
+      let closed = false;
+      res.on("close", () => (closed = true));
+      const pump = (): void => {
+        if (closed || stats.written >= BODY_CAP) return void (closed || res.end());
+        stats.written += chunk.length;
+        if (res.write(chunk)) setImmediate(pump);
+        else res.once("drain", () => setImmediate(pump));
+      };
+      pump();
+    }, stats);
+    const deliver = deliveryProcessor({ url, secret: SECRET, timeoutMs: 10_000, maxResponseBytes: 4096, connections: 1 });
+    await expect(deliver(job("evt_long"))).resolves.toEqual({ status: 200 });
+    await waitFor(() => socketsUsed[0]!.destroyed, "the client to hang up");
+    expect(stats.written).toBeLessThanOrEqual(4096 + 16 * CHUNK);
+    await expect(deliver(job("evt_next"))).resolves.toEqual({ status: 200 });
+    expect(socketsUsed).toHaveLength(2);
+    expect(socketsUsed[1]).not.toBe(socketsUsed[0]);
+  });
+
+  it("a body that trickles past the timeout fails the attempt over a pooled connection, and the pool recovers", async () => {
+    const socketsUsed: Socket[] = [];
+    const url = await serve((req, res) => {
+      req.resume();
+      socketsUsed.push(req.socket);
+      if (socketsUsed.length > 1) return void res.writeHead(200).end();
+      res.writeHead(200, { "content-type": "application/json" });
+      const timer = setInterval(() => res.write(" "), 20);
+      res.on("close", () => clearInterval(timer));
+    });
+    const deliver = deliveryProcessor({ url, secret: SECRET, timeoutMs: 300, maxResponseBytes: 1024 * 1024, connections: 1 });
+    const started = Date.now();
+    const err = await failure(deliver(job("evt_trickle")));
+    expect(err).toBeInstanceOf(MerchantDeliveryError);
+    expect(err.message).toBe("merchant endpoint did not answer within 300 ms (its body was still coming)");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await waitFor(() => socketsUsed[0]!.destroyed, "the timed-out connection to be closed");
+    await expect(deliver(job("evt_next"))).resolves.toEqual({ status: 200 });
+    expect(socketsUsed).toHaveLength(2);
+    expect(socketsUsed[1]).not.toBe(socketsUsed[0]);
+  });
+
+  it("a 3xx on a pooled connection is still a failed attempt, not followed, and the connection serves the next delivery", async () => {
+    let followed = 0;
+    const elsewhere = await serve((req, res) => {
+      followed++;
+      req.resume();
+      res.writeHead(200).end();
+    });
+    const stats = sockets();
+    let requests = 0;
+    const url = await serve((req, res) => {
+      req.resume();
+      if (requests++ === 0) return void res.writeHead(302, { location: elsewhere }).end("moved");
+      res.writeHead(200).end();
+    }, stats);
+    const deliver = deliveryProcessor({ url, secret: SECRET, timeoutMs: 10_000, connections: 1 });
+    const err = await failure(deliver(job("evt_redirected")));
+    expect(err).toBeInstanceOf(MerchantDeliveryError);
+    expect(err.message).toBe("merchant endpoint answered 302");
+    await expect(deliver(job("evt_next"))).resolves.toEqual({ status: 200 });
+    expect(followed).toBe(0);
+    expect(stats.opened).toBe(1);
+  });
+});
+
+describe("each attempt is serialized and signed once", () => {
+  it("one JSON.stringify of the event and one HMAC per attempt, and the secret decoded once per processor, not per attempt", async () => {
+    const { url, stats } = await countingEndpoint();
+    const fromSpy = jest.spyOn(Buffer, "from");
+    const deliver = deliveryProcessor({ url, secret: SECRET, timeoutMs: 10_000 });
+    const decodes = () => (fromSpy.mock.calls as unknown[][]).filter(([value, encoding]) => encoding === "base64" && value === SECRET.slice(6)).length;
+    expect(decodes()).toBe(1);
+    const stringify = jest.spyOn(JSON, "stringify");
+    const hmac = jest.spyOn(Hmac.prototype, "digest");
+    const jobs = [job("evt_a"), job("evt_b"), job("evt_c")];
+    for (const j of jobs) await deliver(j);
+    expect(stringify.mock.calls.filter(([value]) => jobs.some((j) => j.data === value))).toHaveLength(3);
+    expect(hmac).toHaveBeenCalledTimes(3);
+    expect(decodes()).toBe(1);
+    for (const delivery of stats.received) expect(() => verified(SECRET, delivery)).not.toThrow();
   });
 });

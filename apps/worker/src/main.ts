@@ -58,12 +58,17 @@ function main(): void {
         ...locking,
       }),
   );
+  /** closes the merchant delivery's connection pool at shutdown, once the workers have closed */
+  let closeDelivery = async (): Promise<void> => undefined;
   if (merchant) {
     const processor = createMerchantDeliveryProcessor({
       ...merchant,
       timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS,
       maxResponseBytes: config.MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES,
+      // one keep-alive connection to the merchant for each job the worker runs at once
+      connections: config.WORKER_CONCURRENCY,
     });
+    closeDelivery = () => processor.close();
     workers.push(
       new Worker(QUEUES.merchantWebhooks, metrics.instrumentDelivery(QUEUES.merchantWebhooks, processor), { name: workerName, connection, prefix, concurrency: config.WORKER_CONCURRENCY, ...locking }),
     );
@@ -147,6 +152,7 @@ function main(): void {
     void Promise.all([...workers, maintenanceWorker].map((w) => w.close()))
       .then(() => metrics.flush()) // the job figures summed since the last write
       .then(() => jobIndex.flush().catch(() => undefined))
+      .then(() => closeDelivery().catch(() => undefined))
       .then(() => Promise.all(queues.map((q) => q.close())))
       .then(() => connection.quit().catch(() => undefined))
       .then(() => {

@@ -97,10 +97,10 @@ it("retries as isFinalAttempt says: a plain Error until attempts run out, an Unr
     await queue.add("j", { error: c.error }, { jobId: c.id, attempts: c.attempts, backoff: { type: "exponential", delay: 10 } });
   }
   for (const c of cases) {
-    const job = await waitFor(async () => {
-      const j = await queue.getJob(c.id);
-      return j && (await j.getState()) === "failed" ? j : undefined;
-    }, `${c.id} failed for good`);
+    // The state first, then the job: a job read before its last attempt ended would show the
+    // attempts made so far next to a state read after it.
+    await waitFor(async () => (await queue.getJobState(c.id)) === "failed" || undefined, `${c.id} failed for good`);
+    const job = (await queue.getJob(c.id))!;
     // What BullMQ did: as many attempts as isFinalAttempt allowed, the last one the only final.
     expect([c.id, job.attemptsMade]).toEqual([c.id, c.expected.length]);
     expect([c.id, said.get(c.id)]).toEqual([c.id, c.expected]);
