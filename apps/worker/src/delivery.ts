@@ -38,7 +38,7 @@ export const DEFAULT_CONNECTIONS = 10;
 
 /**
  * An idle pooled connection is closed after this long, or sooner when the merchant's
- * `Keep-Alive: timeout=` says so (less a second): shorter than the common server defaults
+ * `Keep-Alive: timeout=` says so (less two seconds, undici's keepAliveTimeoutThreshold): shorter than the common server defaults
  * (Node's 5 s, nginx's 75 s), so the pool lets a connection go before the server does rather
  * than POST on one the server is closing.
  */
@@ -89,7 +89,8 @@ export type MerchantDeliveryProcessor = ((job: Job<PaymentEvent>) => Promise<{ s
  *
  * Requests go over a keep-alive pool of at most `connections` connections to the merchant (one
  * request at a time on each, no pipelining): with the worker's concurrency as `connections`,
- * every job in progress has its connection, and none is opened per event.
+ * every job in progress has its connection. A connection is closed when an answer's body runs
+ * past `maxResponseBytes` (or the deadline), so such a merchant costs a connection per event.
  */
 export function createMerchantDeliveryProcessor(deps: {
   url: string;
@@ -129,6 +130,9 @@ export function createMerchantDeliveryProcessor(deps: {
     try {
       let response: Awaited<ReturnType<typeof request>>;
       try {
+        // A request waiting for a free connection of the pool is not ended by its signal until
+        // one frees (undici 6); every attempt has the same deadline and started before it, so
+        // the busy one's deadline always comes first: the wait stays within this one.
         response = await request(deps.url, {
           dispatcher: agent,
           method: "POST",

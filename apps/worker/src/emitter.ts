@@ -28,11 +28,10 @@ export function createEmitter(deps: {
       await deps.merchantWebhooks.add("merchant.deliver", event, { ...JOB_OPTIONS.merchantWebhook, jobId: event.id });
     }
     if (deps.jobIndex && event.orderId) {
-      // An index for operators, written in batches beside the event's path: never awaited here.
+      // An index for operators, written in batches beside the event's path (job-index.ts).
       const at = Date.parse(event.occurredAt) || Date.now();
-      const failed = (err: Error) => deps.logger.warn({ err: { message: err.message }, eventId: event.id }, "job index not updated");
-      if (deps.paymentEvents) deps.jobIndex.add(event.orderId, QUEUES.paymentEvents, event.id, at).catch(failed);
-      if (deps.merchantWebhooks) deps.jobIndex.add(event.orderId, QUEUES.merchantWebhooks, event.id, at).catch(failed);
+      if (deps.paymentEvents) deps.jobIndex.add(event.orderId, QUEUES.paymentEvents, event.id, at);
+      if (deps.merchantWebhooks) deps.jobIndex.add(event.orderId, QUEUES.merchantWebhooks, event.id, at);
     }
     // Only after every configured queue has it (and also when none is: the event goes nowhere).
     await deps.ledger.markEmitted(event);

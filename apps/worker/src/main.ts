@@ -40,7 +40,7 @@ function main(): void {
   const merchantWebhooks = merchant ? new Queue(QUEUES.merchantWebhooks, { connection, prefix }) : null;
   const queues = [...(paymentEvents ? [paymentEvents] : []), ...(merchantWebhooks ? [merchantWebhooks] : [])];
   /** written in batches every quarter second, off the jobs' path */
-  const jobIndex = createJobIndex({ redis: connection, prefix, flushMs: 250 });
+  const jobIndex = createJobIndex({ redis: connection, prefix, flushMs: 250, logger });
   const emitter = createEmitter({ ledger, paymentEvents, merchantWebhooks, logger, jobIndex });
 
   // Every provider queue is worked whether or not the ingress has that provider's secrets:
@@ -110,9 +110,7 @@ function main(): void {
     worker.on("completed", (job, result: unknown) => {
       const orderId = (result as { orderId?: unknown } | null)?.orderId;
       if (typeof orderId === "string" && job.id) {
-        jobIndex.add(orderId, worker.name, job.id, job.timestamp).catch((err: Error) =>
-          logger.warn({ err: { message: err.message }, jobId: job.id }, "job index not updated"),
-        );
+        jobIndex.add(orderId, worker.name, job.id, job.timestamp);
       }
     });
     worker.on("failed", (job, err) =>
@@ -121,8 +119,10 @@ function main(): void {
   }
   for (const queue of queues) queue.on("error", (err) => logger.warn({ err: { message: err.message } }, "queue error"));
 
+  /** the sweep under way, awaited at shutdown */
+  let sweeping: Promise<unknown> = Promise.resolve();
   const sweeper = setInterval(() => {
-    emitter.sweep().catch((err: Error) => logger.warn({ err: { message: err.message } }, "outbox sweep failed"));
+    sweeping = emitter.sweep().catch((err: Error) => logger.warn({ err: { message: err.message } }, "outbox sweep failed"));
   }, OUTBOX_SWEEP_EVERY_MS);
 
   void Promise.all(workers.map((w) => w.waitUntilReady())).then(
@@ -151,7 +151,9 @@ function main(): void {
     // Worker.close() waits for the jobs in progress, then stops taking new ones.
     void Promise.all([...workers, maintenanceWorker].map((w) => w.close()))
       .then(() => metrics.flush()) // the job figures summed since the last write
-      .then(() => jobIndex.flush().catch(() => undefined))
+      .then(() => sweeping) // a sweep under way adds its events' index entries too
+      .then(() => jobIndex.flush())
+      .then((written) => written || logger.warn("job index entries not written at shutdown"))
       .then(() => closeDelivery().catch(() => undefined))
       .then(() => Promise.all(queues.map((q) => q.close())))
       .then(() => connection.quit().catch(() => undefined))

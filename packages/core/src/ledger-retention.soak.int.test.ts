@@ -66,7 +66,7 @@ it(`${N} paid orders, compacted past the retention, leave exactly their tombston
           if (applied.kind !== "applied") throw new Error(`${ref} ${status} not applied`);
           for (const e of applied.events) {
             // what the worker's emitter does: index the event job by order, then clear the outbox
-            await jobIndex.add(orderId, "merchant-webhooks", e.id, clock);
+            jobIndex.add(orderId, "merchant-webhooks", e.id, clock);
             await ledger.markEmitted(e);
           }
         }
@@ -74,6 +74,7 @@ it(`${N} paid orders, compacted past the retention, leave exactly their tombston
     );
     clock += 60_000;
   }
+  expect(await jobIndex.flush()).toBe(true);
   expect(await ledger.outboxEvents()).toEqual([]);
   const live = await figures();
 

@@ -1,0 +1,70 @@
+import { createJobIndex } from "./job-index";
+
+/** A stand-in for the pipeline's Redis that can be told to fail its next write. */
+function fakeRedis() {
+  const writes: Array<Array<[string, ...unknown[]]>> = [];
+  let failNext = false;
+  const redis = {
+    failNext: () => void (failNext = true),
+    writes,
+    pipeline() {
+      const calls: Array<[string, ...unknown[]]> = [];
+      const p = {
+        zadd: (...a: unknown[]) => (calls.push(["zadd", ...a]), p),
+        zremrangebyrank: (...a: unknown[]) => (calls.push(["zremrangebyrank", ...a]), p),
+        expire: (...a: unknown[]) => (calls.push(["expire", ...a]), p),
+        exec: async () => {
+          if (failNext) {
+            failNext = false;
+            throw new Error("READONLY You can't write against a read only replica.");
+          }
+          writes.push(calls);
+          return calls.map(() => [null, 1]);
+        },
+      };
+      return p;
+    },
+    zrevrangebyscore: async () => [],
+  };
+  return redis;
+}
+
+it("writes an order's entries of one window with one ZADD, one trim and one EXPIRE", async () => {
+  const redis = fakeRedis();
+  const index = createJobIndex({ redis: redis as never, prefix: "p", flushMs: 60_000 });
+  index.add("o1", "payram", "payram-a", 1);
+  index.add("o1", "merchant-webhooks", "evt_1", 2);
+  index.add("o2", "payram", "payram-b", 3);
+  expect(await index.flush()).toBe(true);
+  expect(redis.writes).toEqual([
+    [
+      ["zadd", "p:jobindex:order:o1", 1, "payram/payram-a", 2, "merchant-webhooks/evt_1"],
+      ["zremrangebyrank", "p:jobindex:order:o1", 0, -501],
+      ["expire", "p:jobindex:order:o1", 30 * 86_400],
+      ["zadd", "p:jobindex:order:o2", 3, "payram/payram-b"],
+      ["zremrangebyrank", "p:jobindex:order:o2", 0, -501],
+      ["expire", "p:jobindex:order:o2", 30 * 86_400],
+    ],
+  ]);
+});
+
+it("keeps the entries of a failed write for the next one, logged once", async () => {
+  const redis = fakeRedis();
+  const warnings: unknown[] = [];
+  const index = createJobIndex({ redis: redis as never, prefix: "p", flushMs: 60_000, logger: { warn: (...a: unknown[]) => void warnings.push(a) } as never });
+  index.add("o1", "payram", "payram-a", 1);
+  redis.failNext();
+  expect(await index.flush()).toBe(false);
+  expect(warnings).toHaveLength(1);
+  index.add("o1", "merchant-webhooks", "evt_1", 2);
+  expect(await index.flush()).toBe(true);
+  expect(redis.writes).toEqual([
+    [
+      ["zadd", "p:jobindex:order:o1", 1, "payram/payram-a", 2, "merchant-webhooks/evt_1"],
+      ["zremrangebyrank", "p:jobindex:order:o1", 0, -501],
+      ["expire", "p:jobindex:order:o1", 30 * 86_400],
+    ],
+  ]);
+  expect(await index.flush()).toBe(true); // nothing left
+  expect(redis.writes).toHaveLength(1);
+});
