@@ -1,5 +1,5 @@
 import type { BlockList } from "node:net";
-import type { IngressDecision, IngressPart, Logger, RedisConnection, RequestOutcome, WebhookReply, WebhookRequest } from "@payhooks/core";
+import { callerAllowed, type IngressDecision, type IngressPart, type Logger, type RedisConnection, type RequestOutcome, type WebhookReply, type WebhookRequest } from "@payhooks/core";
 import { CLICK_ERRORS, clickReply, serializeReply, type ClickReply, type Echo } from "./codes";
 import type { ClickConfig, ClickEnabled } from "./config";
 import { callOf, checkSyntax, echoOf, parseClickBody } from "./request";
@@ -48,13 +48,6 @@ const refuse = (code: Parameters<typeof clickReply>[0], echo: Echo = {}): Ingres
   reply: jsonReply(clickReply(code, echo), outcomeOf(code)),
 });
 
-/** IPv4-mapped IPv6 unwrapped, for the allow-list. */
-function addressOf(ip: string): { address: string; family: "ipv4" | "ipv6" } {
-  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (v4) return { address: v4[1]!, family: "ipv4" };
-  return { address: ip, family: ip.includes(":") ? "ipv6" : "ipv4" };
-}
-
 /**
  * The reply a worker's return value comes to: its `reply` (a CallResult, possibly still JSON
  * text), else -7 — no answer in time, Redis refused the job, the worker failed it, or it was
@@ -91,8 +84,7 @@ function isClickReply(value: unknown): value is ClickReply {
 export async function acceptClick(request: WebhookRequest, state: ClickIngressState): Promise<IngressDecision> {
   const { config } = state;
   if (state.allowedIps) {
-    const client = request.ip ? addressOf(request.ip) : null;
-    if (!client || !state.allowedIps.check(client.address, client.family)) {
+    if (!callerAllowed(state.allowedIps, request.ip)) {
       state.logger.warn({ ip: request.ip }, "click call from an address not in CLICK_ALLOWED_IPS");
       return refuse(CLICK_ERRORS.SIGN_CHECK_FAILED);
     }

@@ -66,6 +66,17 @@ const TrustProxy = z.string().transform((s, ctx): boolean | number | string => {
   return s;
 });
 
+/**
+ * Whether the caller at `ip` is on an allow-list that AddressList built (an IPv4-mapped IPv6
+ * address is taken as its IPv4 address); no address is on no list.
+ */
+export function callerAllowed(list: BlockList, ip: string | null): boolean {
+  if (!ip) return false;
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+  if (v4) return list.check(v4, "ipv4");
+  return list.check(ip, isIP(ip) === 6 ? "ipv6" : "ipv4");
+}
+
 /** "185.234.113.1-185.234.113.15, 10.0.0.0/8, ::1" → a BlockList of the allowed callers. */
 export const AddressList = z.string().transform((s, ctx) => {
   const list = new BlockList();

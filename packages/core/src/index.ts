@@ -1,4 +1,4 @@
-export { AddressList, BaseConfigObject, Int, SecretList, buildConfigSchema, loadBaseConfig, parseEnvironment, parseOrExit } from "./config";
+export { AddressList, BaseConfigObject, Int, callerAllowed, SecretList, buildConfigSchema, loadBaseConfig, parseEnvironment, parseOrExit } from "./config";
 export type { BaseConfig, ConfigFragment } from "./config";
 export { constantTimeEqual, hmacSha256, sha256Hex } from "./crypto";
 export { EnvelopeSchema } from "./envelope";

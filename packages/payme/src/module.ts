@@ -1,4 +1,5 @@
 import {
+  callerAllowed,
   constantTimeEqual,
   keptHeaders,
   parseJsonBody,
@@ -108,9 +109,8 @@ async function accept(request: WebhookRequest, s: State): Promise<IngressDecisio
   // From here on every answer echoes the request's id.
   const id = requestId(body);
   if (s.allowedIps) {
-    const ip = request.ip;
-    if (!ip || !s.allowedIps.check(ip, ip.includes(":") ? "ipv6" : "ipv4")) {
-      s.logger.warn({ ip }, "payme call from an address not in PAYME_ALLOWED_IPS");
+    if (!callerAllowed(s.allowedIps, request.ip)) {
+      s.logger.warn({ ip: request.ip }, "payme call from an address not in PAYME_ALLOWED_IPS");
       return reply(answer(id, rpcError(PAYME_ERRORS.INSUFFICIENT_PRIVILEGE)));
     }
   }
