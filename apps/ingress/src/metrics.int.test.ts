@@ -16,6 +16,7 @@ import {
   JOB_OPTIONS,
   QUEUES,
   addToWorkerMetrics,
+  duplicateAdds,
   durationBucket,
   observationIncrements,
   readWorkerMetrics,
@@ -36,7 +37,6 @@ import {
   type NodeProcess,
   type RedisServer,
 } from "@payhooks/testing";
-import { isDuplicateAdd } from "./metrics";
 
 const ADMIN_TOKEN = "metrics-admin-token-0123456789";
 const PAYRAM_SECRET = "metrics-payram-project-key";
@@ -330,20 +330,20 @@ it("tells a duplicate add from a new one by the stored job's timestamp, whatever
   const q = new Queue(`dup-${Date.now()}`, { connection: { path: redis.socketPath }, prefix: PREFIX });
   try {
     const first = await q.add("x", { n: 1 }, { jobId: "dup-1" });
-    expect(await isDuplicateAdd(direct, q, first)).toBe(false);
+    expect((await duplicateAdds(direct, [{ queue: q, job: first }]))[0]).toBe(false);
     await new Promise((r) => setTimeout(r, 5)); // a later millisecond, as any real redelivery is
     const second = await q.add("x", { n: 2 }, { jobId: "dup-1" });
     // BullMQ returns a client-side Job for both: its timestamp and data are the caller's, not the stored job's.
     expect(second.id).toBe("dup-1");
     expect(second.data).toEqual({ n: 2 });
     expect(second.timestamp).toBeGreaterThan(first.timestamp);
-    expect(await isDuplicateAdd(direct, q, second)).toBe(true);
+    expect((await duplicateAdds(direct, [{ queue: q, job: second }]))[0]).toBe(true);
     // Still a duplicate once the first has failed (or completed): the id is taken as long as the job is kept.
     await direct.hset(q.toKey("dup-1"), "failedReason", "x");
     await direct.lrem(q.toKey("wait"), 0, "dup-1");
     await direct.zadd(q.toKey("failed"), Date.now(), "dup-1");
     const third = await q.add("x", { n: 3 }, { jobId: "dup-1" });
-    expect(await isDuplicateAdd(direct, q, third)).toBe(true);
+    expect((await duplicateAdds(direct, [{ queue: q, job: third }]))[0]).toBe(true);
     expect((await q.getJob("dup-1"))!.data).toEqual({ n: 1 });
   } finally {
     await q.obliterate({ force: true });

@@ -74,18 +74,6 @@ export type IngressMetrics = RequestMetrics & {
 };
 
 /**
- * Whether the add that returned `job` found its id taken. BullMQ 6's Queue.add returns a Job
- * built on the client whatever happened (addStandardJob-9.lua answers the id both for a new job
- * and for a duplicate, after only emitting a `duplicated` event), so the returned Job cannot
- * tell. The stored job's `timestamp` can: a new job was stored with this Job's own client-side
- * timestamp, an existing one keeps the first add's. Two adds of one id within the same
- * millisecond both count `accepted`. One HGET, on the producer connection (1 s command timeout).
- */
-export async function isDuplicateAdd(redis: Pick<Redis, "pipeline">, queue: Pick<Queue, "toKey">, job: Pick<Job, "id" | "timestamp">): Promise<boolean> {
-  return (await duplicateAdds(redis, [{ queue, job }]))[0] ?? false;
-}
-
-/**
  * How long confirmed adds wait, off the acknowledgement's path, to be checked for duplicates
  * together: one pipeline of HGETs per window instead of one round trip per request. A request is
  * counted (accepted or duplicate) when its check settles, at most about this much after its answer.

@@ -20,7 +20,8 @@ import type IORedis from "ioredis";
 /**
  * Which of `adds` found their id taken (true: a duplicate), from the stored jobs' `timestamp`
  * against each returned Job's: one pipeline of HGETs, one round trip for them all. A job with
- * no id, or a read that failed, counts as new.
+ * no id, or a read that failed, counts as new; two adds of one id within the same millisecond
+ * both count as new.
  */
 export async function duplicateAdds(
   redis: Pick<IORedis, "pipeline">,
