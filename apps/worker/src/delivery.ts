@@ -24,9 +24,12 @@ export function signStandardWebhook(secret: string, id: string, timestampSec: nu
 }
 
 export class MerchantDeliveryError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** the merchant's HTTP status, when an answer came */
+  readonly status: number | null;
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
     super(message, options);
     this.name = "MerchantDeliveryError";
+    this.status = options?.status ?? null;
   }
 }
 
@@ -76,7 +79,11 @@ async function readBounded(body: Readable, maxBytes: number, signal: AbortSignal
  * A merchant delivery processor: a BullMQ processor function, plus `close()` for the worker's
  * shutdown, which closes its connection pool once the requests in flight are done.
  */
-export type MerchantDeliveryProcessor = ((job: Job<PaymentEvent>) => Promise<{ status: number }>) & { close(): Promise<void> };
+export type MerchantDeliveryProcessor = ((job: Job<PaymentEvent>) => Promise<{ status: number }>) & {
+  /** one attempt for `event`, outside any job (the worker's first attempt, in line) */
+  send(event: PaymentEvent): Promise<{ status: number }>;
+  close(): Promise<void>;
+};
 
 /**
  * Delivers one PaymentEvent to the merchant's URL. `webhook-id` is the event id, the same on
@@ -119,8 +126,7 @@ export function createMerchantDeliveryProcessor(deps: {
   // Chunks of the answer buffered ahead of the reader: no more than the bound needs.
   const highWaterMark = Math.min(Math.max(maxResponseBytes, 1024), 64 * 1024);
 
-  const deliver = async (job: Job<PaymentEvent>): Promise<{ status: number }> => {
-    const event = job.data;
+  const send = async (event: PaymentEvent): Promise<{ status: number }> => {
     const body = JSON.stringify(event);
     const timestamp = Math.floor(now() / 1000);
     // One deadline for the attempt: connecting, the answer's headers and reading its body.
@@ -155,15 +161,16 @@ export function createMerchantDeliveryProcessor(deps: {
         await readBounded(response.body, maxResponseBytes, signal);
       } catch (err) {
         const why = signal.aborted ? `${timedOut()} (its body was still coming)` : `merchant endpoint's answer broke off: ${(err as Error).message}`;
-        throw new MerchantDeliveryError(why, { cause: err });
+        throw new MerchantDeliveryError(why, { cause: err, status: response.statusCode });
       }
       if (response.statusCode < 200 || response.statusCode > 299) {
-        throw new MerchantDeliveryError(`merchant endpoint answered ${response.statusCode}`);
+        throw new MerchantDeliveryError(`merchant endpoint answered ${response.statusCode}`, { status: response.statusCode });
       }
       return { status: response.statusCode };
     } finally {
       clearTimeout(timer);
     }
   };
-  return Object.assign(deliver, { close: () => agent.close() });
+  const deliver = (job: Job<PaymentEvent>) => send(job.data);
+  return Object.assign(deliver, { send, close: () => agent.close() });
 }

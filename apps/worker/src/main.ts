@@ -4,6 +4,7 @@ import { LEDGER_COMPACTION_SCHEDULER, MAINTENANCE_QUEUE, QUEUES, createJobIndex,
 import { MODULES, SECRET_HEADERS, loadConfigOrExit } from "@payhooks/providers";
 import { createMerchantDeliveryProcessor } from "./delivery";
 import { createEmitter } from "./emitter";
+import { createMerchantLane } from "./merchant";
 import { createWorkerMetrics } from "./metrics";
 import { createProviderProcessor } from "./processor";
 
@@ -41,7 +42,21 @@ function main(): void {
   const queues = [...(paymentEvents ? [paymentEvents] : []), ...(merchantWebhooks ? [merchantWebhooks] : [])];
   /** written in batches every quarter second, off the jobs' path */
   const jobIndex = createJobIndex({ redis: connection, prefix, flushMs: 250, logger });
-  const emitter = createEmitter({ ledger, paymentEvents, merchantWebhooks, logger, jobIndex });
+  /** the merchant's keep-alive pool; one attempt per call, in line (first attempts) or by a job (retries) */
+  const delivery = merchant
+    ? createMerchantDeliveryProcessor({
+        ...merchant,
+        timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS,
+        maxResponseBytes: config.MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES,
+        // at most one connection to the merchant for each job a queue runs at once
+        connections: config.WORKER_CONCURRENCY,
+      })
+    : null;
+  const merchantLane =
+    delivery && merchantWebhooks
+      ? createMerchantLane({ delivery, queue: merchantWebhooks, timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS, jobIndex, metrics, logger })
+      : null;
+  const emitter = createEmitter({ ledger, paymentEvents, merchantWebhooks, ...(merchantLane ? { merchant: merchantLane } : {}), logger, jobIndex });
 
   // Every provider queue is worked whether or not the ingress has that provider's secrets:
   // jobs already queued must never be stranded by a configuration change.
@@ -60,17 +75,16 @@ function main(): void {
   );
   /** closes the merchant delivery's connection pool at shutdown, once the workers have closed */
   let closeDelivery = async (): Promise<void> => undefined;
-  if (merchant) {
-    const processor = createMerchantDeliveryProcessor({
-      ...merchant,
-      timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS,
-      maxResponseBytes: config.MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES,
-      // one keep-alive connection to the merchant for each job the worker runs at once
-      connections: config.WORKER_CONCURRENCY,
-    });
-    closeDelivery = () => processor.close();
+  if (delivery && merchantLane) {
+    closeDelivery = () => delivery.close();
     workers.push(
-      new Worker(QUEUES.merchantWebhooks, metrics.instrumentDelivery(QUEUES.merchantWebhooks, processor), { name: workerName, connection, prefix, concurrency: config.WORKER_CONCURRENCY, ...locking }),
+      new Worker(QUEUES.merchantWebhooks, metrics.instrumentDelivery(QUEUES.merchantWebhooks, merchantLane.processor(delivery)), {
+        name: workerName,
+        connection,
+        prefix,
+        concurrency: config.WORKER_CONCURRENCY,
+        ...locking,
+      }),
     );
   } else {
     logger.info("merchant webhook delivery disabled: set MERCHANT_WEBHOOK_URL and MERCHANT_WEBHOOK_SECRET to enable it");

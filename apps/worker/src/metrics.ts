@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { Job } from "bullmq";
-import { addToWorkerMetrics, isFinalAttempt, isUnrecoverable, observationIncrements, type JobFailureKind, type JobObservation, type Logger, type Redis } from "@payhooks/core";
+import { addToWorkerMetrics, isFinalAttempt, isUnrecoverable, observationIncrements, type JobFailureKind, type JobObservation, type Logger, type MerchantDeliveryOutcome, type Redis } from "@payhooks/core";
 
 /** The message prefix of a job failed because its payload cannot be interpreted (processor.ts). */
 export const QUARANTINED = "quarantined: ";
@@ -94,6 +94,11 @@ export function createWorkerMetrics(deps: { redis: Pick<Redis, "multi">; prefix:
   return {
     /** A provider queue's processor, timed and counted under `queue`. */
     instrument: <J extends Job, R>(queue: string, processor: (job: J) => Promise<R>) => wrap(queue, processor, false),
+    /** A merchant delivery attempt made outside a job (the first one, in line): counted, not timed as a job. */
+    recordDelivery(outcome: MerchantDeliveryOutcome): void {
+      add([[`delivery|${outcome}`, 1]]);
+      schedule(flushMs);
+    },
     /** The merchant-webhooks processor: also counts each attempt as delivered / failed_attempt / exhausted. */
     instrumentDelivery: <J extends Job, R>(queue: string, processor: (job: J) => Promise<R>) => wrap(queue, processor, true),
     /** Writes what is waiting now (at shutdown, after the workers closed). */

@@ -21,11 +21,12 @@ export type ProcessResult = NotificationResult;
 /**
  * The tail every change shares: apply it through the ledger's compare-and-set, then send the
  * payment's events from the outbox — this run's, and any a crashed run left behind (on a replay
- * too: the change may be this very run's, whose reply was lost when Redis died).
+ * too: the change may be this very run's, whose reply was lost when Redis died). `inline`: the
+ * merchant's first attempt is made now (notifications), not by a job (request–reply calls).
  */
-export async function applyAndEmit(deps: { ledger: Ledger; emitter: Emitter }, change: PaymentChange): Promise<AppliedChange> {
+export async function applyAndEmit(deps: { ledger: Ledger; emitter: Emitter }, change: PaymentChange, inline = false): Promise<AppliedChange> {
   const result = await deps.ledger.applyPayment(change);
-  const sent = await deps.emitter.flushPayment(change.provider, change.providerPaymentId);
+  const sent = await deps.emitter.flushPayment(change.provider, change.providerPaymentId, inline);
   return { result, events: sent.map((e) => e.id) };
 }
 
@@ -107,7 +108,8 @@ export function createProviderProcessor<C>(module: ProviderModule, deps: Process
       if (envelope.unreadable) throw new PayloadValidationError(`body: ${envelope.unreadable} (its bytes are kept in rawBody, base64)`);
       const change = worker.interpret(envelope, deps.config);
       if ("ignore" in change) return { outcome: "ignored", reason: change.ignore, orderId: null, events: [] };
-      const { result, events } = await applyAndEmit(deps, change);
+      // A notification's events go to the merchant in line: its provider is answered already.
+      const { result, events } = await applyAndEmit(deps, change, true);
       return {
         outcome: result.kind,
         ...(result.kind === "ignored" ? { reason: result.reason } : {}),

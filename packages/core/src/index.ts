@@ -50,7 +50,7 @@ export type { RedisServer, RedisServerOptions } from "./redis-launcher";
 export { clusterUrl, hasHashTag, isClusterUrl, keyPrefix, parseClusterNodes, parseClusterUrl } from "./redis-target";
 export type { ClusterNodeAddress, ClusterTarget } from "./redis-target";
 export { createJobIndex } from "./job-index";
-export type { IndexedJob, JobIndex } from "./job-index";
+export type { DeliveryAttemptNote, IndexedJob, JobIndex, TimelineEntry, TimelineNote } from "./job-index";
 export { redactForDisplay } from "./redact";
 export { duplicateAdds, isFinalAttempt, isUnrecoverable, oldestWaitingAt, storedJobTimestamp } from "./compat/bullmq";
 export { REQUEST_OUTCOMES } from "./provider-module";

@@ -68,3 +68,34 @@ it("keeps the entries of a failed write for the next one, logged once", async ()
   expect(await index.flush()).toBe(true); // nothing left
   expect(redis.writes).toHaveLength(1);
 });
+
+it("keeps notes beside job references: list() gives the jobs, timeline() both, oldest first", async () => {
+  const members: Array<[number, string]> = [];
+  const redis = {
+    pipeline() {
+      const p = {
+        zadd: (_k: string, ...sm: Array<string | number>) => {
+          for (let i = 0; i < sm.length; i += 2) members.push([sm[i] as number, sm[i + 1] as string]);
+          return p;
+        },
+        zremrangebyrank: () => p,
+        expire: () => p,
+        exec: async () => [],
+      };
+      return p;
+    },
+    // newest first, as ZREVRANGEBYSCORE … WITHSCORES answers
+    zrevrangebyscore: async () => [...members].sort((a, b) => b[0] - a[0]).flatMap(([s, m]) => [m, String(s)]),
+  };
+  const index = createJobIndex({ redis: redis as never, prefix: "p" });
+  index.add("o1", "payram", "payram-a", 10);
+  index.note("o1", { kind: "attempt", eventId: "evt_1", attempt: 1, via: "inline", status: 503, durationMs: 4, error: "merchant endpoint answered 503", nextRetryAt: 2_020 }, 20);
+  index.note("o1", { kind: "attempt", eventId: "evt_1", attempt: 2, via: "job", status: 200, durationMs: 3, final: true }, 2_030);
+  await index.flush();
+  expect(await index.list("o1")).toEqual([{ queue: "payram", jobId: "payram-a", at: 10 }]);
+  expect(await index.timeline("o1")).toEqual([
+    { at: 10, job: { queue: "payram", jobId: "payram-a" } },
+    { at: 20, note: { kind: "attempt", eventId: "evt_1", attempt: 1, via: "inline", status: 503, durationMs: 4, error: "merchant endpoint answered 503", nextRetryAt: 2_020 } },
+    { at: 2_030, note: { kind: "attempt", eventId: "evt_1", attempt: 2, via: "job", status: 200, durationMs: 3, final: true } },
+  ]);
+});

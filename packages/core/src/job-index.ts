@@ -13,9 +13,37 @@ const TTL_S = 30 * 86_400;
 export type IndexedJob = { queue: string; jobId: string; at: number };
 
 /**
+ * One merchant delivery attempt, as the order's timeline keeps it: made in line by the job that
+ * changed the payment (`via: "inline"`, the first attempt) or by a `merchant-webhooks` job
+ * (`via: "job"`, the retries). `status` is the merchant's HTTP status (null when none came);
+ * `nextRetryAt` is when the next attempt is due (absent after a success or the last attempt).
+ */
+export type DeliveryAttemptNote = {
+  kind: "attempt";
+  eventId: string;
+  /** 1 for the first attempt */
+  attempt: number;
+  via: "inline" | "job";
+  status: number | null;
+  durationMs: number;
+  error?: string;
+  nextRetryAt?: number;
+  /** no attempt follows: delivered, or left failed for an operator */
+  final?: boolean;
+};
+
+/** What an order's timeline holds besides job references. */
+export type TimelineNote = DeliveryAttemptNote;
+
+/** One line of an order's timeline: a job that concerns it, or a note (a delivery attempt). */
+export type TimelineEntry = { at: number } & ({ job: { queue: string; jobId: string } } | { note: TimelineNote });
+
+/**
  * Jobs by the order they concern, so an operator can list an order's jobs without scanning a
- * queue. `{prefix}:jobindex:order:{orderId}` is a sorted set of "queue/jobId" by time (ms),
- * trimmed to the newest 500 and kept 30 days after its last write.
+ * queue, and the order's merchant delivery attempts (an attempt made in line leaves no job).
+ * `{prefix}:jobindex:order:{orderId}` is a sorted set by time (ms) of "queue/jobId" members and
+ * of notes (JSON objects, `{"kind":…}`), trimmed to the newest 500 and kept 30 days after its
+ * last write.
  *
  * Writes are gathered for `flushMs` (0: the next turn of the event loop) and written together, one
  * pipeline: ZADD, ZREMRANGEBYRANK and EXPIRE once per order however many of its jobs came in the
@@ -61,31 +89,65 @@ export function createJobIndex(deps: { redis: Pick<IORedis, "pipeline" | "zrevra
     }
   }
 
-  /** Records that a job of `queue` concerns `orderId`, written within `flushMs` (never awaited on a job's path). */
-  function add(orderId: string, queue: string, jobId: string, at: number): void {
+  function enqueue(orderId: string, at: number, member: string): void {
     const k = key(orderId);
     const entries = waiting.get(k) ?? [];
-    entries.push(at, `${queue}/${jobId}`);
+    entries.push(at, member);
     waiting.set(k, entries);
     schedule(deps.flushMs ?? 0);
   }
 
-  /** The order's jobs, newest first, not older than `since` (ms). */
-  async function list(orderId: string, since = 0, limit = 100): Promise<IndexedJob[]> {
+  /** Records that a job of `queue` concerns `orderId`, written within `flushMs` (never awaited on a job's path). */
+  function add(orderId: string, queue: string, jobId: string, at: number): void {
+    enqueue(orderId, at, `${queue}/${jobId}`);
+  }
+
+  /** Records a note on the order's timeline (a delivery attempt), written like `add`. */
+  function note(orderId: string, entry: TimelineNote, at: number): void {
+    // `at` inside too: two identical attempts at different times stay two members.
+    enqueue(orderId, at, JSON.stringify({ ...entry, at }));
+  }
+
+  /** A member as a timeline entry, or null for one this version cannot read. */
+  function parse(member: string, at: number): TimelineEntry | null {
+    if (member.startsWith("{")) {
+      try {
+        const { at: _at, ...note } = JSON.parse(member) as TimelineNote & { at?: number };
+        return typeof note.kind === "string" ? { at, note } : null;
+      } catch {
+        return null;
+      }
+    }
+    const slash = member.indexOf("/");
+    return slash > 0 ? { at, job: { queue: member.slice(0, slash), jobId: member.slice(slash + 1) } } : null;
+  }
+
+  async function range(orderId: string, since: number, limit: number): Promise<TimelineEntry[]> {
     const rows = await deps.redis.zrevrangebyscore(key(orderId), "+inf", since, "WITHSCORES", "LIMIT", 0, limit);
-    const out: IndexedJob[] = [];
+    const out: TimelineEntry[] = [];
     for (let i = 0; i < rows.length; i += 2) {
-      const member = rows[i]!;
-      const slash = member.indexOf("/");
-      out.push({ queue: member.slice(0, slash), jobId: member.slice(slash + 1), at: Number(rows[i + 1]) });
+      const entry = parse(rows[i]!, Number(rows[i + 1]));
+      if (entry) out.push(entry);
     }
     return out;
+  }
+
+  /** The order's jobs, newest first, not older than `since` (ms). */
+  async function list(orderId: string, since = 0, limit = 100): Promise<IndexedJob[]> {
+    const out: IndexedJob[] = [];
+    for (const e of await range(orderId, since, limit)) if ("job" in e) out.push({ ...e.job, at: e.at });
+    return out;
+  }
+
+  /** The order's timeline, oldest first: its jobs and notes of the newest `limit` entries. */
+  async function timeline(orderId: string, limit = 500): Promise<TimelineEntry[]> {
+    return (await range(orderId, 0, limit)).reverse();
   }
 
   /** Writes what is waiting now (at shutdown, and where a reader must see it at once); true when all is written. */
   const flush = (): Promise<boolean> => write();
 
-  return { add, flush, list };
+  return { add, note, flush, list, timeline };
 }
 
 export type JobIndex = ReturnType<typeof createJobIndex>;
