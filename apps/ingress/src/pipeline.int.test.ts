@@ -357,7 +357,7 @@ describe("createProviderRouter: the request–reply lane", () => {
     closers.push(() => q.close(), () => events.close());
     if (worker) {
       const ledger = createLedger({ redis: workerConn, prefix, now: () => NOW });
-      const emitter = createEmitter({ ledger, paymentEvents: null, merchantWebhooks: null, logger });
+      const emitter = createEmitter({ ledger, paymentEvents: null, merchant: null, logger });
       const w = new Worker(
         QUEUES[FAKE_RR],
         createProviderProcessor(fakeRrModule, { ledger, emitter, config: {}, clock: () => NOW, ...(worker.wallClock ? { wallClock: worker.wallClock } : {}) }),
@@ -427,7 +427,7 @@ describe("createProviderProcessor: a notification module", () => {
     ledger = createLedger({ redis: workerConn, prefix, now: () => NOW });
     q = new Queue(QUEUES[FAKE], { connection: workerConn, prefix });
     events = new Queue(QUEUES.paymentEvents, { connection: workerConn, prefix });
-    const emitter = createEmitter({ ledger, paymentEvents: events, merchantWebhooks: null, logger });
+    const emitter = createEmitter({ ledger, paymentEvents: events, merchant: null, logger });
     const worker = new Worker(QUEUES[FAKE], createProviderProcessor(fakeModule, { ledger, emitter, config: { fake: "config" }, clock: () => NOW }), {
       connection: workerConn,
       prefix,

@@ -1,6 +1,6 @@
 import type { Queue } from "bullmq";
 import { JOB_OPTIONS, QUEUES, type JobIndex, type Ledger, type Logger, type PaymentEvent, type ProviderId } from "@payhooks/core";
-import { DELIVER_JOB, type MerchantLane } from "./merchant";
+import type { MerchantLane } from "./merchant";
 
 export type Emitter = ReturnType<typeof createEmitter>;
 
@@ -18,9 +18,8 @@ export function createEmitter(deps: {
   ledger: Ledger;
   /** null unless PAYMENT_EVENTS_QUEUE=true */
   paymentEvents: Queue | null;
-  merchantWebhooks: Queue | null;
-  /** the first delivery attempt in line (notification jobs); without it every event is a job */
-  merchant?: Pick<MerchantLane, "deliver">;
+  /** merchant delivery (merchant.ts), null unless MERCHANT_WEBHOOK_URL is set */
+  merchant: Pick<MerchantLane, "deliver"> | null;
   logger: Logger;
   /** when given, every event job is findable by its order (`payhooks jobs … --order`) */
   jobIndex?: JobIndex;
@@ -33,14 +32,7 @@ export function createEmitter(deps: {
       // An index for operators, written in batches beside the event's path (job-index.ts).
       if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.paymentEvents, event.id, at);
     }
-    if (deps.merchantWebhooks) {
-      if (inline && deps.merchant) {
-        await deps.merchant.deliver(event);
-      } else {
-        await deps.merchantWebhooks.add(DELIVER_JOB, event, { ...JOB_OPTIONS.merchantWebhook, jobId: event.id });
-        if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.merchantWebhooks, event.id, at);
-      }
-    }
+    if (deps.merchant) await deps.merchant.deliver(event, inline);
     // Only after every destination has it (and also when there is none: the event goes nowhere).
     await deps.ledger.markEmitted(event);
   }

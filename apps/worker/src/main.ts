@@ -62,9 +62,16 @@ function main(): void {
     : null;
   const merchantLane =
     delivery && merchantWebhooks
-      ? createMerchantLane({ delivery, queue: merchantWebhooks, timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS, jobIndex, metrics, logger })
+      ? createMerchantLane({
+          delivery,
+          queue: merchantWebhooks,
+          timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS,
+          firstAttempt: config.MERCHANT_FIRST_ATTEMPT,
+          jobIndex,
+          metrics,
+        })
       : null;
-  const emitter = createEmitter({ ledger, paymentEvents, merchantWebhooks, ...(merchantLane ? { merchant: merchantLane } : {}), logger, jobIndex });
+  const emitter = createEmitter({ ledger, paymentEvents, merchant: merchantLane, logger, jobIndex });
 
   // Every provider queue is worked whether or not the ingress has that provider's secrets:
   // jobs already queued must never be stranded by a configuration change.

@@ -1,5 +1,5 @@
 import type { Job, JobsOptions, Queue } from "bullmq";
-import { JOB_OPTIONS, OUTBOX_GRACE_MS, QUEUES, isFinalAttempt, type DeliveryAttemptNote, type JobIndex, type Logger, type MerchantDeliveryOutcome, type PaymentEvent } from "@payhooks/core";
+import { JOB_OPTIONS, OUTBOX_GRACE_MS, QUEUES, isFinalAttempt, type DeliveryAttemptNote, type JobIndex, type MerchantDeliveryOutcome, type PaymentEvent } from "@payhooks/core";
 import { MerchantDeliveryError, type MerchantDeliveryProcessor } from "./delivery";
 
 /** A `merchant-webhooks` job for an event nobody has tried to deliver yet (the sweep's, the request–reply lane's). */
@@ -57,13 +57,14 @@ export function createMerchantLane(deps: {
   delivery: Pick<MerchantDeliveryProcessor, "send">;
   queue: Pick<Queue, "add">;
   timeoutMs: number;
+  /** MERCHANT_FIRST_ATTEMPT: whether a notification job makes the first attempt itself */
+  firstAttempt: "inline" | "job";
   jobIndex?: Pick<JobIndex, "add" | "note">;
   metrics?: { recordDelivery(outcome: MerchantDeliveryOutcome): void };
-  logger?: Pick<Logger, "warn">;
   now?: () => number;
 }) {
   const now = deps.now ?? Date.now;
-  const inlineAllowed = deps.timeoutMs <= OUTBOX_GRACE_MS / 2;
+  const inlineAllowed = deps.firstAttempt === "inline" && deps.timeoutMs <= OUTBOX_GRACE_MS / 2;
   let pausedUntil = 0;
 
   function note(event: PaymentEvent, attempt: Omit<DeliveryAttemptNote, "kind" | "eventId">, at: number): void {
@@ -83,13 +84,14 @@ export function createMerchantLane(deps: {
   }
 
   /**
-   * Delivers `event` now when the merchant has been answering (never throws for the merchant's
-   * sake), or leaves it to a `merchant-webhooks` job: the retry job when this attempt failed, a
-   * delivery job when none was made. Resolves once the event is delivered or its job exists.
+   * Delivers `event` now when `inline` (a notification job's event) and the merchant has been
+   * answering (never throws for the merchant's sake), or leaves it to a `merchant-webhooks` job:
+   * the retry job when this attempt failed, a delivery job when none was made. Resolves once the
+   * event is delivered or its job exists.
    */
-  async function deliver(event: PaymentEvent): Promise<"delivered" | "queued"> {
+  async function deliver(event: PaymentEvent, inline: boolean): Promise<"delivered" | "queued"> {
     const at = now();
-    if (!inlineAllowed || at < pausedUntil) {
+    if (!inline || !inlineAllowed || at < pausedUntil) {
       await deps.queue.add(DELIVER_JOB, event, { ...JOB_OPTIONS.merchantWebhook, jobId: event.id });
       if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.merchantWebhooks, event.id, at);
       return "queued";
@@ -105,7 +107,8 @@ export function createMerchantLane(deps: {
     deps.metrics?.recordDelivery("failed_attempt");
     note(event, { attempt: 1, via: "inline", status: result.status, durationMs: result.durationMs, error: result.error, nextRetryAt: now() + (options.delay ?? 0) }, at);
     await deps.queue.add(RETRY_JOB, event, options);
-    if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.merchantWebhooks, event.id, at);
+    // After the attempt on the timeline (a timeline in the same millisecond sorts by member).
+    if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.merchantWebhooks, event.id, Math.max(now(), at + 1));
     return "queued";
   }
 

@@ -40,7 +40,7 @@ beforeEach(() => {
   prefix = `oid${++testNo}`;
   ledger = createLedger({ redis, prefix, now: () => RECEIVED_AT });
   events = new Queue(QUEUES.paymentEvents, { connection: redis, prefix });
-  emitter = createEmitter({ ledger, paymentEvents: events, merchantWebhooks: null, logger: createLogger({ level: "silent", name: "t" }), jobIndex: createJobIndex({ redis, prefix }) });
+  emitter = createEmitter({ ledger, paymentEvents: events, merchant: null, logger: createLogger({ level: "silent", name: "t" }), jobIndex: createJobIndex({ redis, prefix }) });
 });
 
 afterEach(() => events.close());

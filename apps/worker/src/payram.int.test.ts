@@ -29,7 +29,7 @@ beforeEach(async () => {
   ledger = createLedger({ redis: connection, prefix, now: () => RECEIVED_AT });
   payram = new Queue(QUEUES.payram, { connection, prefix });
   events = new Queue(QUEUES.paymentEvents, { connection, prefix });
-  const emitter = createEmitter({ ledger, paymentEvents: events, merchantWebhooks: null, logger: createLogger({ level: "silent", name: "t" }) });
+  const emitter = createEmitter({ ledger, paymentEvents: events, merchant: null, logger: createLogger({ level: "silent", name: "t" }) });
   worker = new Worker(QUEUES.payram, createProviderProcessor(PROVIDERS.payram, { ledger, emitter, config: loadConfig({}), clock: Date.now }), { connection, prefix, concurrency: 4 });
   // QueueEvents blocks on XREAD: it gets a connection of its own from BullMQ (closed by close()).
   queueEvents = new QueueEvents(QUEUES.payram, { connection: { path: redisServer.socketPath }, prefix });

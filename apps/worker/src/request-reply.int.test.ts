@@ -62,7 +62,7 @@ function prepare(orderId: string): Envelope {
 
 /** The Click processor with the wall clock at `wall`. */
 function clickAt(wall: number) {
-  const emitter = createEmitter({ ledger, paymentEvents: null, merchantWebhooks: null, logger: createLogger({ level: "silent", name: "t" }) });
+  const emitter = createEmitter({ ledger, paymentEvents: null, merchant: null, logger: createLogger({ level: "silent", name: "t" }) });
   const config = loadConfig({ CLICK_SERVICE_ID: "12345", CLICK_SECRET_KEY: "k" });
   const processor = createProviderProcessor(PROVIDERS.click, { ledger, emitter, config, clock: () => NOW, wallClock: () => wall });
   return (envelope: Envelope) => processor({ data: envelope } as Job);

@@ -159,6 +159,14 @@ export const BaseConfigObject = z.object({
     /** Per-attempt timeout of a merchant delivery, the response's headers and body included. @defaultValue 10000 */
     MERCHANT_WEBHOOK_TIMEOUT_MS: Int(100, 60_000).default(10_000),
     /**
+     * Who makes a PaymentEvent's first delivery attempt. `inline`: the job that changed the
+     * payment, at once (a `merchant-webhooks` job only for the retries, so an event delivered at
+     * once costs no job of its own); `job`: a `merchant-webhooks` job for every event (each
+     * delivery visible as a job, at the cost of one more BullMQ job per event). Either way every
+     * attempt is on the order's timeline. @defaultValue inline
+     */
+    MERCHANT_FIRST_ATTEMPT: z.enum(["inline", "job"]).default("inline"),
+    /**
      * true: every PaymentEvent is also added to the `payment-events` queue, for the merchant's own
      * BullMQ consumers. Off by default: nothing in payhooks consumes that queue, so with no
      * consumer its wait list would only grow. @defaultValue false
