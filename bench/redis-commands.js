@@ -76,6 +76,41 @@ async function sendAll(count, make) {
   if (failed > 0) throw new Error(`${failed} of ${count} deliveries were not acknowledged`);
 }
 
+/**
+ * BullMQ on its own, as payhooks uses it: N jobs of a notification's size added with the provider
+ * jobs' options (kept for deduplication), then worked by one Worker (concurrency 16) whose
+ * processor does nothing. Commands per job for the add and for the rest of its life: the floor
+ * any design with one BullMQ job per event pays, before payhooks does any work of its own.
+ */
+async function measureBullmqAlone(redisUrl, n) {
+  const { Queue, Worker } = require("bullmq");
+  const { JOB_OPTIONS } = require("../packages/core/dist");
+  const conn = createRedis(redisUrl, "worker");
+  const name = `bullmq-alone-${Date.now().toString(36)}`;
+  const queue = new Queue(name, { connection: conn, prefix: "floor" });
+  const data = { provider: "payram", receivedAt: Date.now(), rawBody: "x".repeat(400), headers: { "content-type": "application/json" } };
+  try {
+    await queue.waitUntilReady();
+    let before = await commandstats(conn);
+    for (let i = 0; i < n; i += CONCURRENCY) {
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n - i) }, (_, j) => queue.add("notification", data, { ...JOB_OPTIONS.provider, jobId: `floor-${i + j}` })));
+    }
+    const add = delta(before, await commandstats(conn), n);
+    before = await commandstats(conn);
+    let done = 0;
+    const worker = new Worker(name, async () => ({ outcome: "applied", orderId: "o" }), { connection: conn, prefix: "floor", concurrency: 16 });
+    worker.on("completed", () => done++);
+    await waitFor(() => done >= n || undefined, "every job completed", 120_000);
+    await worker.close();
+    const life = delta(before, await commandstats(conn), n);
+    return { add, life };
+  } finally {
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    conn.disconnect();
+  }
+}
+
 /** From an autocannon route option (bench/routes.js), one request: url, body, headers. */
 const fromRoute = (route) => (n) => ({ url: route.request.url, ...route.request.requests[0].setupRequest({}, n) });
 
@@ -94,7 +129,7 @@ async function measure({ n = N, ingressMain = INGRESS_MAIN, workerMain = WORKER_
   const conn = createRedis(redis.url, "worker");
   const ingress = await startIngressAt(ingressMain, env);
   const route = routes(ingress, "http://127.0.0.1:9/");
-  const result = { deliveries: n, perAck: {}, perEvent: null, processingPerEvent: null, storagePerPaidOrder: null };
+  const result = { deliveries: n, perAck: {}, perEvent: null, processingPerEvent: null, storagePerPaidOrder: null, bullmqAlone: null };
   try {
     // Acknowledgements alone: no worker consumes.
     for (const name of ["payram", "payske", "robokassa"]) {
@@ -104,6 +139,8 @@ async function measure({ n = N, ingressMain = INGRESS_MAIN, workerMain = WORKER_
       await new Promise((r) => setTimeout(r, 300));
       result.perAck[name] = delta(before, await commandstats(conn), n);
     }
+    await conn.flushall();
+    result.bullmqAlone = await measureBullmqAlone(redis.url, n);
     await conn.flushall();
     const storageBefore = await storage(conn);
 

@@ -421,6 +421,13 @@ function markdown(f) {
       ...ASYNC_ROUTES.map((r) => `| per acknowledged delivery, ${LABELS[r]} | ${c.perAck[r].perItem} | ${top(c.perAck[r].byCommand)} |${bCol(b?.perAck[r]?.perItem)}`),
       `| per delivered event (Payram, order paid, event to the merchant), ack included | ${c.perEvent.perItem} | ${top(c.perEvent.byCommand)} |${bCol(b?.perEvent.perItem)}`,
       `| per delivered event, processing only (less the Payram ack) | ${c.processingPerEvent} | |${bCol(b?.processingPerEvent)}`,
+      ...(c.bullmqAlone
+        ? [
+            `| BullMQ alone, per job: added with the provider jobs' options | ${c.bullmqAlone.add.perItem} | ${top(c.bullmqAlone.add.byCommand)} |${bCol("")}`,
+            `| BullMQ alone, per job: worked to completion by a processor that does nothing (concurrency 16) | ${c.bullmqAlone.life.perItem} | ${top(c.bullmqAlone.life.byCommand)} |${bCol("")}`,
+            `| per delivered event, payhooks' own work (processing less BullMQ's job life) | ${+(c.processingPerEvent - c.bullmqAlone.life.perItem).toFixed(2)} | |${bCol("")}`,
+          ]
+        : []),
       "",
     );
     const s = c.storagePerPaidOrder;
