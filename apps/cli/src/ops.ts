@@ -39,6 +39,17 @@ export function parseSince(text: string): number {
   return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
 }
 
+export type DeliveryRow = {
+  at: string;
+  event: string;
+  attempt: number;
+  via: "inline" | "job";
+  status: number | null;
+  ms: number;
+  error: string | null;
+  nextRetryAt: string | null;
+};
+
 export type JobRow = {
   queue: string;
   id: string;
@@ -149,6 +160,30 @@ export function createOps(deps: { redis: RedisConnection; prefix: string; now?: 
       .filter((r) => Date.parse(r.createdAt) >= since)
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
       .slice(0, opts.limit);
+  }
+
+  /**
+   * An order's merchant delivery attempts, oldest first, from its timeline in the job index (an
+   * attempt made in line leaves no job): the event, attempt number, in line or by a job, the
+   * merchant's status, duration, error and when the next attempt is due.
+   */
+  async function deliveries(orderId: string): Promise<DeliveryRow[]> {
+    const rows: DeliveryRow[] = [];
+    for (const entry of await index.timeline(orderId)) {
+      if (!("note" in entry) || entry.note.kind !== "attempt") continue;
+      const n = entry.note;
+      rows.push({
+        at: new Date(entry.at).toISOString(),
+        event: n.eventId,
+        attempt: n.attempt,
+        via: n.via,
+        status: n.status,
+        ms: Math.round(n.durationMs),
+        error: n.error ?? null,
+        nextRetryAt: n.nextRetryAt !== undefined ? new Date(n.nextRetryAt).toISOString() : null,
+      });
+    }
+    return rows;
   }
 
   /** The ledger payment a job touched, if any: from its result, or from an event's own fields. */
@@ -272,5 +307,5 @@ export function createOps(deps: { redis: RedisConnection; prefix: string; now?: 
     await Promise.all([...queues.values()].map((q) => q.close()));
   }
 
-  return { status, jobs, show, retry, retryAll, retryAllFailed, replay, close };
+  return { status, jobs, deliveries, show, retry, retryAll, retryAllFailed, replay, close };
 }

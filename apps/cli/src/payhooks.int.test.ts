@@ -110,6 +110,15 @@ describe("with real jobs", () => {
     expect((await cli("jobs", "payram", "--order", "order-cli-1", "--since", "1h", "--json")).json()).toHaveLength(1);
   });
 
+  it("deliveries: the order's merchant attempts from its timeline, the first made in line and failed, with its next retry", async () => {
+    const rows = (await cli("deliveries", "order-cli-1", "--json")).json() as Array<Record<string, unknown>>;
+    expect(rows[0]).toMatchObject({ attempt: 1, via: "inline", status: 500, error: "merchant endpoint answered 500", nextRetryAt: expect.any(String) });
+    expect(rows[0]!["event"]).toMatch(/^evt_[0-9a-f]{32}$/);
+    expect(await deliveries.getJob(rows[0]!["event"] as string)).toBeDefined();
+    expect((await cli("deliveries", "no-such-order", "--json")).json()).toEqual([]);
+    expect((await cli("deliveries", "order-cli-1")).out).toMatch(/inline\s+500/);
+  });
+
   it("show: the data with personal data redacted, every attempt's error, and the ledger entry", async () => {
     const failed = (await cli("show", "payram", "payram-bad-money", "--json")).json();
     expect(failed.data.payload.email).toBe("[redacted]");

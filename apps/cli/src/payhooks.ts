@@ -110,6 +110,18 @@ export function buildProgram(): Command {
     );
 
   program
+    .command("deliveries")
+    .description("an order's merchant delivery attempts, oldest first, in line or by a job (read from the job index, no scan)")
+    .argument("<orderId>")
+    .addOption(json)
+    .action((orderId: string, opts: { json?: boolean }) =>
+      withOps(async (ops) => {
+        const rows = await ops.deliveries(orderId);
+        print(!!opts.json, rows, () => table(rows.map((r) => ({ ...r }))));
+      })(),
+    );
+
+  program
     .command("show")
     .description("one job in full: data (secrets and personal data redacted), each attempt's error, the ledger entry it touched")
     .argument("<queue>")
