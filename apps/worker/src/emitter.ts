@@ -32,7 +32,8 @@ export function createEmitter(deps: {
       // An index for operators, written in batches beside the event's path (job-index.ts).
       if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.paymentEvents, event.id, at);
     }
-    if (deps.merchant) await deps.merchant.deliver(event, inline);
+    // Another run of this payment is sending this event: it clears it from the outbox.
+    if (deps.merchant && (await deps.merchant.deliver(event, inline)) === "elsewhere") return;
     // Only after every destination has it (and also when there is none: the event goes nowhere).
     await deps.ledger.markEmitted(event);
   }

@@ -65,6 +65,7 @@ function main(): void {
       ? createMerchantLane({
           delivery,
           queue: merchantWebhooks,
+          claim: ledger.claimEvent,
           timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS,
           firstAttempt: config.MERCHANT_FIRST_ATTEMPT,
           jobIndex,

@@ -2,9 +2,11 @@
  * Chaos: a worker process is SIGKILLed while its first merchant delivery attempt, made in line
  * by the notification's job, waits for the merchant (README guarantee 3). The event was written
  * to the ledger's outbox with the change and must stay there until the merchant has it or its
- * retry job exists: a second worker takes the dead one's job over (BullMQ's stalled-job check,
- * WORKER_LOCK_MS short), finds the event in the outbox and delivers it. The merchant gets the
- * same webhook-id again (at least once), the order is paid once, and the outbox ends empty.
+ * retry job exists. A second worker takes the dead one's job over (BullMQ's stalled-job check,
+ * WORKER_LOCK_MS short) and finds the event still claimed by the dead attempt (for the attempt's
+ * timeout and 5 s more), so it leaves it; the outbox sweep sends it once it is due
+ * (OUTBOX_GRACE_MS after the change) and the claim has lapsed. The merchant gets the same
+ * webhook-id again (at least once), the order is paid once, and the outbox ends empty.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -22,7 +24,7 @@ import {
   type PipelineStore,
   type RedisServer,
 } from "@payhooks/testing";
-import { QUEUES } from "@payhooks/core";
+import { OUTBOX_GRACE_MS, QUEUES } from "@payhooks/core";
 import { Queue } from "bullmq";
 
 const PREFIX = "mkill";
@@ -76,6 +78,8 @@ it("delivers the event of a worker killed mid-attempt: kept in the outbox, sent 
     WORKER_LOCK_MS: String(LOCK_MS),
     MERCHANT_WEBHOOK_URL: `http://127.0.0.1:${(merchant.address() as AddressInfo).port}/hooks`,
     MERCHANT_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString("base64")}`,
+    // the dead attempt's claim lapses 6 s after it began, well before the sweep sends the event
+    MERCHANT_WEBHOOK_TIMEOUT_MS: "1000",
   };
   const ingress = await processes.add(startIngress(env));
   const n = paymentNotification("mk", 1, "payram");
@@ -97,7 +101,7 @@ it("delivers the event of a worker killed mid-attempt: kept in the outbox, sent 
     holding = false;
     for (const res of held.splice(0)) res.destroy();
     await processes.add(startWorker(env));
-    await waitFor(() => delivered.includes(eventId) || undefined, "the event delivered by the next worker", 20_000);
+    await waitFor(() => delivered.includes(eventId) || undefined, "the event delivered by the next worker", OUTBOX_GRACE_MS + 15_000);
     await waitFor(async () => ((await store.redis.zcard(`${PREFIX}:ledger:outbox`)) === 0 ? true : undefined), "the outbox emptied");
     // One event, at least once, the same webhook-id every time; the order paid once.
     expect(new Set(received)).toEqual(new Set([eventId]));
@@ -108,4 +112,4 @@ it("delivers the event of a worker killed mid-attempt: kept in the outbox, sent 
   } finally {
     await deliveries.close();
   }
-}, 60_000);
+}, OUTBOX_GRACE_MS + 40_000);

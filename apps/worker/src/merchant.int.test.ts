@@ -6,7 +6,7 @@
  */
 import { Queue, Worker, type Job } from "bullmq";
 import { Webhook } from "standardwebhooks";
-import { OUTBOX_GRACE_MS, PaymentEventSchema, QUEUES, createJobIndex, createRedis, type MerchantDeliveryOutcome, type PaymentEvent, type RedisConnection } from "@payhooks/core";
+import { OUTBOX_GRACE_MS, PaymentEventSchema, QUEUES, createJobIndex, createLedger, createRedis, type MerchantDeliveryOutcome, type PaymentEvent, type RedisConnection } from "@payhooks/core";
 import { removeRedisServer, startMerchantEndpoint, startRedisServer, waitFor, type RedisServer } from "@payhooks/testing";
 import { createMerchantDeliveryProcessor, type MerchantDeliveryProcessor } from "./delivery";
 import { DELIVER_JOB, INLINE_PAUSE_MS, RETRY_JOB, createMerchantLane, nextRetryAt, retryJobOptions } from "./merchant";
@@ -68,6 +68,7 @@ function lane(overrides: Partial<Parameters<typeof createMerchantLane>[0]> = {})
   const merchantLane = createMerchantLane({
     delivery,
     queue,
+    claim: createLedger({ redis, prefix: queue.opts.prefix! }).claimEvent,
     timeoutMs: 2_000,
     firstAttempt: "inline",
     jobIndex,
@@ -93,6 +94,16 @@ it("delivers an event in line, signed, and leaves no job: the attempt is on the 
   const timeline = await jobIndex.timeline(e.orderId!);
   expect(timeline).toHaveLength(1);
   expect(timeline[0]).toMatchObject({ note: { kind: "attempt", eventId: e.id, attempt: 1, via: "inline", status: 204, final: true } });
+});
+
+it("sends an event two runs found in the outbox once: the second run leaves it to the first (which clears the outbox)", async () => {
+  const { merchantLane } = lane();
+  const e = event(5);
+  const before = merchant.received.length;
+  const results = await Promise.all([merchantLane.deliver(e, true), merchantLane.deliver(e, true), merchantLane.deliver(e, false)]);
+  expect(results.sort()).toEqual(["delivered", "elsewhere", "elsewhere"]);
+  expect(merchant.received.length - before).toBe(1);
+  expect(await queue.getJob(e.id)).toBeUndefined();
 });
 
 it("turns a failed first attempt into a delayed retry job on the job-only schedule, then sends the next events straight to jobs for a while", async () => {

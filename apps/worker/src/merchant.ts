@@ -14,6 +14,8 @@ export const RETRY_JOB = "merchant.retry";
  */
 export const INLINE_PAUSE_MS = 5_000;
 export const SLOW_ATTEMPT_MS = 1_000;
+/** How long an event's claim outlives the attempt's deadline (or covers an enqueue). */
+const CLAIM_MARGIN_MS = 5_000;
 
 /**
  * The retry job of an event whose first attempt (in line) failed: the same schedule as a
@@ -56,6 +58,8 @@ export function nextRetryAt(job: Pick<Job, "attemptsMade" | "opts">, err: unknow
 export function createMerchantLane(deps: {
   delivery: Pick<MerchantDeliveryProcessor, "send">;
   queue: Pick<Queue, "add">;
+  /** the ledger's claimEvent: one sender per outbox event at a time */
+  claim: (eventId: string, ttlMs: number) => Promise<boolean>;
   timeoutMs: number;
   /** MERCHANT_FIRST_ATTEMPT: whether a notification job makes the first attempt itself */
   firstAttempt: "inline" | "job";
@@ -87,11 +91,15 @@ export function createMerchantLane(deps: {
    * Delivers `event` now when `inline` (a notification job's event) and the merchant has been
    * answering (never throws for the merchant's sake), or leaves it to a `merchant-webhooks` job:
    * the retry job when this attempt failed, a delivery job when none was made. Resolves once the
-   * event is delivered or its job exists.
+   * event is delivered or its job exists — or at once with "elsewhere" when another run holds
+   * the event's claim (two jobs of one payment both found it in the outbox): that run delivers
+   * it and clears it from the outbox, and this one must leave it there.
    */
-  async function deliver(event: PaymentEvent, inline: boolean): Promise<"delivered" | "queued"> {
+  async function deliver(event: PaymentEvent, inline: boolean): Promise<"delivered" | "queued" | "elsewhere"> {
     const at = now();
-    if (!inline || !inlineAllowed || at < pausedUntil) {
+    const inlineNow = inline && inlineAllowed && at >= pausedUntil;
+    if (!(await deps.claim(event.id, (inlineNow ? deps.timeoutMs : 0) + CLAIM_MARGIN_MS))) return "elsewhere";
+    if (!inlineNow) {
       await deps.queue.add(DELIVER_JOB, event, { ...JOB_OPTIONS.merchantWebhook, jobId: event.id });
       if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.merchantWebhooks, event.id, at);
       return "queued";

@@ -684,6 +684,17 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
       .exec();
   }
 
+  /**
+   * Takes the outbox event `id` for one sender for `ttlMs`: true for the first caller, false
+   * while another holds it. Two jobs of one payment each find its events in the outbox, and a
+   * merchant delivery made in line is not idempotent the way an enqueue with jobId = event id
+   * is: the one that gets false leaves the event to the holder (who clears it from the outbox).
+   * A holder that dies lets the claim lapse, and the event is still in the outbox.
+   */
+  async function claimEvent(id: string, ttlMs: number): Promise<boolean> {
+    return (await redis.set(`${k.event(id)}:claim`, "1", "PX", Math.max(1, Math.round(ttlMs)), "NX")) === "OK";
+  }
+
   /** Payments in a provider's named index with min <= score <= max, ascending by score. */
   async function listIndexed(provider: ProviderId, name: string, min: number, max: number): Promise<PaymentRecord[]> {
     const ids = await redis.zrangebyscore(k.index(provider, name), min, max);
@@ -792,6 +803,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
     dueEvents,
     outboxEvents,
     markEmitted,
+    claimEvent,
     upgradeLedger,
   };
 }

@@ -32,6 +32,7 @@ describe("loadConfig", () => {
       MERCHANT_WEBHOOK_TIMEOUT_MS: 10_000,
       PAYMENT_EVENTS_QUEUE: false,
       LEDGER_RETENTION_DAYS: 400,
+      MERCHANT_FIRST_ATTEMPT: "inline",
       MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES: 65_536,
       TRUST_PROXY: false,
       PAYME_ALLOW_TEST_KEY: false,
