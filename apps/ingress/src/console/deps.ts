@@ -14,7 +14,7 @@ export type ConsoleDeps = {
   redis: Redis;
   /** QUEUE_PREFIX as the queues use it (hash-tagged against a Redis Cluster) */
   prefix: string;
-  jobIndex: Pick<JobIndex, "timeline" | "list">;
+  jobIndex: Pick<JobIndex, "timeline" | "list" | "orderOfEvent">;
   logger: Logger;
   /** ms since epoch; injected so tests and pages agree on "now" */
   now: () => number;

@@ -73,6 +73,10 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85
 button,.button{font:inherit;padding:.35rem .8rem;border-radius:4px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;text-decoration:none;display:inline-block}
 .button.secondary{background:#fff;color:var(--accent)}
 .flash{padding:.5rem 1rem;border-radius:4px;margin-bottom:1rem}.flash.ok{background:#dafbe1}.flash.error{background:#ffebe9}
+ol.timeline{list-style:none;margin:0;padding:0}ol.timeline>li{display:grid;grid-template-columns:11.5rem 8.5rem 1fr auto;gap:.25rem .75rem;align-items:start;background:var(--card);border:1px solid var(--line);border-left-width:4px;border-radius:4px;padding:.5rem .75rem;margin:.35rem 0}
+ol.timeline>li.ok{border-left-color:var(--ok)}ol.timeline>li.warn{border-left-color:var(--warn)}ol.timeline>li.bad{border-left-color:var(--bad)}ol.timeline>li>*{color:var(--fg)}
+ol.timeline time{color:var(--muted);font-size:.85rem}.kind{font-weight:600}
+@media (max-width:48rem){ol.timeline>li{grid-template-columns:1fr auto}ol.timeline>li>.what{grid-column:1/-1}}
 @media (max-width:40rem){main{padding:.5rem}td,th{padding:.3rem}dl{grid-template-columns:1fr}dt{margin-top:.3rem}}
 `;
 
