@@ -1,5 +1,5 @@
 import type { Queue } from "bullmq";
-import type { JobIndex, Ledger, Logger, Redis } from "@payhooks/core";
+import type { JobIndex, Ledger, Logger, RedisConnection } from "@payhooks/core";
 import type { QueueKey } from "../dashboard";
 
 /**
@@ -10,8 +10,8 @@ export type ConsoleDeps = {
   ledger: Ledger;
   /** one Queue per queue of QUEUES, by its key (`payme`, `paymentEvents`, `merchantWebhooks` …) */
   queues: Record<QueueKey, Queue>;
-  /** the producer connection the queues use (non-blocking commands only) */
-  redis: Redis;
+  /** the producer connection the queues use (a Redis or a Cluster; non-blocking commands only) */
+  redis: RedisConnection;
   /** QUEUE_PREFIX as the queues use it (hash-tagged against a Redis Cluster) */
   prefix: string;
   jobIndex: Pick<JobIndex, "timeline" | "list" | "orderOfEvent">;
