@@ -191,7 +191,8 @@ export async function loadOrderPage(deps: ConsoleDeps, orderId: string): Promise
       const result = job.returnvalue as { outcome?: string; reason?: string; paymentId?: string; events?: string[] } | null;
       if (state === "completed" && result && typeof result.outcome === "string") {
         const evts = Array.isArray(result.events) ? result.events.filter((id) => typeof id === "string") : [];
-        const doneAt = job.finishedOn ?? receivedAt;
+        // The change is made while the job runs, before its first merchant attempt (in line).
+        const doneAt = job.processedOn ?? job.finishedOn ?? receivedAt;
         rows.push({ at: doneAt, kind: "ledger", provider: queue, paymentId: result.paymentId ?? null, result: result.outcome, reason: result.reason ?? null, events: evts, jobId, queue });
         for (const id of evts) {
           seeEvent(id, doneAt, null);
