@@ -8,7 +8,7 @@ import { CONSOLE_PATH, html, layout } from "./html";
 
 export const ACTIONS = {
   retry: { label: "Retry", done: "retried", explain: "Runs the failed job again now." },
-  "run-now": { label: "Run now", done: "promoted", explain: "Runs the delayed job now instead of waiting for its next retry." },
+  "run-now": { label: "Retry now", done: "promoted", explain: "Runs the delayed job now instead of waiting for its next retry." },
   reprocess: {
     label: "Re-process",
     done: "reprocessed",

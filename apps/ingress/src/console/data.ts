@@ -196,7 +196,7 @@ export async function loadOrderPage(deps: ConsoleDeps, orderId: string): Promise
         rows.push({ at: doneAt, kind: "ledger", provider: queue, paymentId: result.paymentId ?? null, result: result.outcome, reason: result.reason ?? null, events: evts, jobId, queue });
         for (const id of evts) {
           seeEvent(id, doneAt, null);
-          producedAt.set(id, doneAt); // shown right after the change that produced it
+          if (!producedAt.has(id)) producedAt.set(id, doneAt); // shown right after the change that produced it
         }
       }
       return;

@@ -88,7 +88,7 @@ export function layout(title: string, body: SafeHtml, opts: LayoutOptions = {}):
   const active = (name: LayoutOptions["active"]) => (opts.active === name ? raw(' class="active" aria-current="page"') : "");
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${title} · payhooks console</title><style>${raw(CSS)}</style></head>
+<meta name="referrer" content="same-origin"><title>${title} · payhooks console</title><style>${raw(CSS)}</style></head>
 <body><header><a href="${CONSOLE_PATH}"${active("overview")}>payhooks · Overview</a>
 <form method="get" action="${CONSOLE_PATH}/search" role="search"><input type="search" name="q" value="${opts.query ?? ""}" placeholder="order id, payment id, evt_…, job id" aria-label="Search"><button type="submit">Search</button></form>
 <a href="${CONSOLE_PATH}/search"${active("search")}>Search</a></header>

@@ -24,7 +24,9 @@ export function createConsole(deps: ConsoleDeps & { adminToken: string }): Route
     res.setHeader("Cache-Control", "no-store");
     res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
     res.setHeader("X-Content-Type-Options", "nosniff");
-    res.setHeader("Referrer-Policy", "no-referrer");
+    // same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the
+    // console's own form POSTs, which the cross-site check must refuse.
+    res.setHeader("Referrer-Policy", "same-origin");
     next();
   });
   router.use(express.urlencoded({ extended: false, limit: "8kb", parameterLimit: 20 }));
