@@ -269,6 +269,8 @@ if (!haveChromium) {
       expect(await rows("delivery-job").getByRole("link", { name: /Retry/ }).count()).toBe(0);
       await keep();
       await page.screenshot({ path: resolve(ARTIFACTS, "console-order.png"), fullPage: true });
+      // The README's picture (docs/console-order.png is a copy): the top of the page, modest in size.
+      await page.screenshot({ path: resolve(ARTIFACTS, "console-order-readme.png"), clip: { x: 0, y: 0, width: 1100, height: 1250 } });
 
       // The Payske delivery's job, masked: its data shows where personal data was, not what it was.
       await page.goto(`${ingress.adminUrl}/console/search?q=${encodeURIComponent(PI)}`);

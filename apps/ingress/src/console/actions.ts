@@ -20,7 +20,7 @@ export type ActionName = keyof typeof ACTIONS;
 /** The flash messages a redirect after an action may name (by key: no text is ever reflected from the URL). */
 export const FLASH = {
   retried: { kind: "ok", text: "Retried: the job is waiting for a worker." },
-  promoted: { kind: "ok", text: "Run now: the job is waiting for a worker." },
+  promoted: { kind: "ok", text: "Retry now: the job is waiting for a worker." },
   reprocessed: { kind: "ok", text: "Re-processed: the job is waiting for a worker." },
   stale: { kind: "error", text: "Nothing done: the job is no longer in the state the button was for. The page shows it as it is now." },
   gone: { kind: "error", text: "Nothing done: no such job (it may have been removed by its retention)." },

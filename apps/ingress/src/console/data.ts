@@ -214,7 +214,8 @@ export async function loadOrderPage(deps: ConsoleDeps, orderId: string): Promise
         state,
         attemptsMade: job.attemptsMade,
         attemptsAllowed: job.opts.attempts ?? 1,
-        error: job.failedReason || null,
+        // BullMQ keeps the last failure's reason after a later success: shown only while it matters.
+        error: state === "failed" || state === "delayed" ? job.failedReason || null : null,
         nextRunAt: state === "delayed" ? job.timestamp + (job.delay ?? 0) : null,
         ...(action ? { action } : {}),
       });

@@ -81,7 +81,7 @@ ol.timeline time{color:var(--muted);font-size:.85rem}.kind{font-weight:600}
 `;
 
 /**
- * A whole page: doctype, head, the shared nav (Overview | search box | Search help) and `body`
+ * A whole page: doctype, head, the shared nav (Overview | search box | search help) and `body`
  * inside <main>. `title` is text (escaped); `body` is HTML built with `html`.
  */
 export function layout(title: string, body: SafeHtml, opts: LayoutOptions = {}): string {
@@ -91,6 +91,6 @@ export function layout(title: string, body: SafeHtml, opts: LayoutOptions = {}):
 <meta name="referrer" content="same-origin"><title>${title} · payhooks console</title><style>${raw(CSS)}</style></head>
 <body><header><a href="${CONSOLE_PATH}"${active("overview")}>payhooks · Overview</a>
 <form method="get" action="${CONSOLE_PATH}/search" role="search"><input type="search" name="q" value="${opts.query ?? ""}" placeholder="order id, payment id, evt_…, job id" aria-label="Search"><button type="submit">Search</button></form>
-<a href="${CONSOLE_PATH}/search"${active("search")}>Search</a></header>
+<a href="${CONSOLE_PATH}/search"${active("search")}>What can I search?</a></header>
 <main>${opts.flash ? html`<div class="flash ${opts.flash.kind}" role="status">${opts.flash.text}</div>` : ""}${body}</main></body></html>`.value;
 }
