@@ -253,6 +253,8 @@ if (!haveChromium) {
       await page.getByText("the job is waiting for a worker").waitFor();
       page.off("request", recover);
       expect(merchantUp).toBe(true);
+      // The press moved the job out of its backoff at once (promote); it was not left to its timer.
+      expect(await merchantWebhooks.getJobState(failing.id!)).not.toBe("delayed");
 
       // The delivery succeeds: the merchant got the event, and the page says so after a reload.
       await waitFor(async () => merchant.received.length > before, "the retried delivery reached the merchant", 10_000);
