@@ -176,6 +176,7 @@ if (!haveChromium) {
       await putOrder();
       await payram("OPEN");
       await payram("CANCELLED");
+      await payram("CANCELLED"); // Payram delivers it again: a duplicate, acknowledged and counted
       const delivered = (type: string) => merchant.received.some((r) => (JSON.parse(r.body) as { type?: string }).type === type);
       await waitFor(async () => delivered("payment.pending") && delivered("payment.cancelled"), "Payram's two events delivered");
       // The merchant's endpoint goes down; the customer pays through Payske.
@@ -217,6 +218,7 @@ if (!haveChromium) {
       // The timeline: three deliveries received and accepted, three ledger changes and events.
       expect(await rows("received").count()).toBe(3);
       expect(await rows("received").filter({ hasText: "accepted" }).count()).toBe(3);
+      expect(await rows("received").filter({ hasText: "CANCELLED" }).innerText()).toContain("accepted, 1 duplicate delivery");
       expect(await rows("ledger").count()).toBe(3);
       const events = await rows("event").allInnerTexts();
       expect(events.some((t) => t.includes("payment.pending") && t.includes(PAYRAM_REF))).toBe(true);

@@ -1,15 +1,11 @@
 import type { Job, Queue } from "bullmq";
 import { ORDER_ID_PATTERN, PROVIDER_IDS, QUEUES, type DeliveryAttemptNote, type OrderView, type PaymentEvent, type ProviderId } from "@payhooks/core";
 import type { QueueKey } from "../dashboard";
+import { DUPLICATES_FIELD } from "../metrics";
 import type { ConsoleDeps } from "./deps";
 
 /** The worker's mark on a provider job it could not interpret (apps/worker/src/metrics.ts QUARANTINED). */
 export const QUARANTINED_PREFIX = "quarantined: ";
-/**
- * The field the ingress counts duplicate deliveries of a job in, on the job's own hash
- * (apps/ingress/src/metrics.ts): a redelivery of an accepted webhook is not a job of its own.
- */
-export const DUPLICATES_FIELD = "payhooksDuplicates";
 
 const EVENT_ID = /^evt_[0-9a-f]{32}$/;
 const QUEUE_KEYS = Object.keys(QUEUES) as QueueKey[];
