@@ -10,6 +10,8 @@ export type AdminDeps = {
   dashboard?: { basePath: string; router: RequestHandler };
   /** GET /metrics in Prometheus text format (./metrics.ts), behind the same token check. */
   metrics?: { handler: RequestHandler };
+  /** The operator console (./console), mounted at `basePath` behind the same token check; `/` redirects to it. */
+  console?: { basePath: string; router: RequestHandler };
 };
 
 /** The realm of both challenges; a browser keeps the credentials it was given for it. */
@@ -59,6 +61,11 @@ export function createAdminApp(deps: AdminDeps): Express {
   app.use(auth);
   if (deps.metrics) app.get("/metrics", deps.metrics.handler);
   if (deps.dashboard) app.use(deps.dashboard.basePath, deps.dashboard.router);
+  if (deps.console) {
+    const { basePath, router } = deps.console;
+    app.get("/", (_req, res) => res.redirect(302, basePath));
+    app.use(basePath, router);
+  }
   app.put("/v1/orders/:orderId", orderId, express.json({ limit: "1mb" }), async (req, res) => {
     const parsed = OrderInputSchema.safeParse(req.body);
     if (!parsed.success) return void res.status(400).json({ error: "invalid_order", issues: parsed.error.issues });

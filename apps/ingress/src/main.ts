@@ -1,10 +1,11 @@
 import type { Server } from "node:http";
 import { Queue, QueueEvents } from "bullmq";
-import { QUEUES, createLedger, createLogger, createRedis, keyPrefix } from "@payhooks/core";
+import { QUEUES, createJobIndex, createLedger, createLogger, createRedis, keyPrefix } from "@payhooks/core";
 import { MODULES, SECRET_HEADERS, enabledProviders, loadConfigOrExit } from "@payhooks/providers";
 import { createAdminApp } from "./admin";
 import { createDashboard, type Dashboard, type QueueKey } from "./dashboard";
 import { createApp } from "./app";
+import { CONSOLE_PATH, createConsole } from "./console";
 import { createIngressMetrics } from "./metrics";
 import { createProviderRuntimes } from "./providers";
 import { checkRedisDurability } from "./redis-durability";
@@ -118,7 +119,25 @@ async function main(): Promise<void> {
       prefix,
       logger,
     });
-    const admin = createAdminApp({ ledger, token: config.ADMIN_TOKEN, logger, dashboard, ...(metrics ? { metrics } : {}) }).listen(config.ADMIN_PORT, config.ADMIN_HOST, () => {
+    // The operator console at /console: reads the ledger, the job index and jobs by id.
+    const consoleRouter = createConsole({
+      ledger,
+      queues,
+      redis,
+      prefix,
+      jobIndex: createJobIndex({ redis, prefix }),
+      logger,
+      now: Date.now,
+      adminToken: config.ADMIN_TOKEN,
+    });
+    const admin = createAdminApp({
+      ledger,
+      token: config.ADMIN_TOKEN,
+      logger,
+      dashboard,
+      console: { basePath: CONSOLE_PATH, router: consoleRouter },
+      ...(metrics ? { metrics } : {}),
+    }).listen(config.ADMIN_PORT, config.ADMIN_HOST, () => {
       const address = admin.address();
       const port = typeof address === "object" && address ? address.port : config.ADMIN_PORT;
       logger.info({ url: `http://${config.ADMIN_HOST}:${port}` }, "admin listening");

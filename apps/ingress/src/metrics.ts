@@ -80,6 +80,24 @@ export type IngressMetrics = RequestMetrics & {
  */
 export const DUPLICATE_CHECK_MS = 50;
 
+/**
+ * The field of a job's own hash that counts the duplicate deliveries of it the ingress saw (a
+ * redelivery of an accepted webhook is no job of its own): the operator console shows it as
+ * "accepted, N duplicate deliveries".
+ */
+export const DUPLICATES_FIELD = "payhooksDuplicates";
+
+/** HINCRBY on a job's hash only while the job exists: a removed job's key is not brought back without a TTL. */
+const COUNT_DUPLICATE_LUA = `if redis.call("EXISTS", KEYS[1]) == 1 then return redis.call("HINCRBY", KEYS[1], ARGV[1], 1) end return 0`;
+
+/** Counts duplicates on their jobs' hashes: one pipeline, after the check, off every answer's path; failures only lose the count. */
+function countDuplicates(redis: Pick<Redis, "pipeline">, adds: ReadonlyArray<{ queue: Pick<Queue, "toKey">; job: Pick<Job, "id"> }>): void {
+  if (adds.length === 0) return;
+  const pipeline = redis.pipeline();
+  for (const { queue, job } of adds) if (job.id) pipeline.eval(COUNT_DUPLICATE_LUA, 1, queue.toKey(job.id), DUPLICATES_FIELD);
+  pipeline.exec().catch(() => undefined);
+}
+
 /** Checks confirmed adds for duplicates in batches (compat/bullmq duplicateAdds); never delays an answer. */
 function createDuplicateBatcher(redis: Pick<Redis, "pipeline">, windowMs: number) {
   type Waiting = { queue: Pick<Queue, "toKey">; job: Pick<Job, "id" | "timestamp">; settle: (duplicate: boolean) => void };
@@ -90,7 +108,10 @@ function createDuplicateBatcher(redis: Pick<Redis, "pipeline">, windowMs: number
     const batch = waiting;
     waiting = [];
     duplicateAdds(redis, batch).then(
-      (flags) => batch.forEach((w, i) => w.settle(flags[i] ?? false)),
+      (flags) => {
+        batch.forEach((w, i) => w.settle(flags[i] ?? false));
+        countDuplicates(redis, batch.filter((_, i) => flags[i]));
+      },
       () => batch.forEach((w) => w.settle(false)), // the jobs are confirmed; only their labels are unknown
     );
   };
