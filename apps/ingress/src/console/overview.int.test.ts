@@ -146,11 +146,10 @@ it("shows each provider's deliveries of the hour, the queues, merchant failures 
   };
   const data = await waitFor(async () => {
     const d = await loadOverview(deps);
-    const settled =
-      JSON.stringify(providerTotals(d, "payram")) === JSON.stringify(expected.payram) &&
-      JSON.stringify(providerTotals(d, "payske")) === JSON.stringify(expected.payske) &&
-      d.deliveries?.exhausted === 1;
-    return settled ? d : undefined;
+    const seen = JSON.stringify({ payram: providerTotals(d, "payram"), payske: providerTotals(d, "payske"), exhausted: d.deliveries?.exhausted });
+    // Thrown, so a timeout says what was seen last.
+    if (seen !== JSON.stringify({ ...expected, exhausted: 1 })) throw new Error(`seen ${seen}`);
+    return d;
   }, "the overview's counts");
 
   // Per provider, exactly what was sent, in the minutes this test ran; nothing for the others.
