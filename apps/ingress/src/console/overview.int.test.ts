@@ -25,6 +25,7 @@ import { signForTest as signPayram } from "@payhooks/payram";
 import { signForTest as signPayske } from "@payhooks/payske";
 import { adminClient, drained, removeRedisServer, startIngress, startRedisServer, startWorker, waitFor, type NodeProcess, type RedisServer } from "@payhooks/testing";
 import type { QueueKey } from "../dashboard";
+import { createActivityWriter } from "../metrics";
 import type { ConsoleDeps } from "./deps";
 import { createOverviewPage, loadOverview, type OverviewData } from "./overview";
 
@@ -199,4 +200,34 @@ it("shows each provider's deliveries of the hour, the queues, merchant failures 
   expect(text).toContain(`<a href="/console/orders/${ORDER_ID}"><span class="mono">${ORDER_ID}</span></a>`);
   expect(text).toContain(`<a href="/console/search?q=${encodeURIComponent(quarantined.jobId)}">find job</a>`);
   expect(text).toMatch(/<tr data-queue="merchant-webhooks">.*<td class="bad">1<\/td>/);
+});
+
+it("writes the ingress's counts in batches, and keeps them through a Redis outage for the next write", async () => {
+  const own = await startRedisServer({ aof: true });
+  const client = new IORedis({ path: own.socketPath, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  await new Promise<void>((r) => client.once("ready", () => r()));
+  client.on("error", () => undefined);
+  const at = Date.now();
+  const writer = createActivityWriter({ redis: client, prefix: "w", flushMs: 60_000, now: () => at });
+  try {
+    writer.add("payram", "accepted", at);
+    writer.add("payram", "accepted", at);
+    writer.add("click", "refused", at);
+    // Nothing is written before the batch is (the flush interval here is a minute).
+    expect(await client.exists(activityKey("w", activityMinute(at)))).toBe(0);
+    await writer.flush();
+    expect(await client.hgetall(activityKey("w", activityMinute(at)))).toEqual({ "payram|accepted": "2", "click|refused": "1" });
+
+    await own.stop();
+    writer.add("payram", "duplicate", at);
+    await writer.flush(); // fails: kept
+    await own.restart();
+    await waitFor(() => client.status === "ready" || undefined, "the client reconnected");
+    writer.add("payram", "duplicate", at);
+    await writer.flush();
+    expect(await client.hgetall(activityKey("w", activityMinute(at)))).toEqual({ "payram|accepted": "2", "click|refused": "1", "payram|duplicate": "2" });
+  } finally {
+    client.disconnect();
+    await removeRedisServer(own);
+  }
 });
