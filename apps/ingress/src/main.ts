@@ -166,6 +166,8 @@ async function main(): Promise<void> {
     void Promise.all(
       servers.map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeIdleConnections(); })),
     )
+      // The activity counts of the last answers (the overview's), still in memory.
+      .then(() => metrics?.flush())
       .then(() => Promise.all([...Object.values(queues).map((q) => q.close()), ...[...events.values()].map((e) => e.close()), dashboard?.close()]))
       .then(() => Promise.all([redis, eventsRedis].map((r) => r?.quit().catch(() => undefined))))
       .then(() => {

@@ -6,9 +6,12 @@ import {
   JOB_DURATION_BUCKETS_SECONDS,
   PROVIDER_IDS,
   REQUEST_OUTCOMES,
+  createActivityTally,
   oldestWaitingAt,
+  queueActivityWrites,
   readWorkerMetrics,
   duplicateAdds,
+  type ActivityOutcome,
   type ProviderId,
   type Redis,
   type RequestOutcome,
@@ -71,6 +74,8 @@ export type IngressMetrics = RequestMetrics & {
   registry: Registry;
   /** GET /metrics, Prometheus text format; mount it behind the admin token. */
   handler: RequestHandler;
+  /** Writes the activity counts still in memory, once the requests still being labelled are (at shutdown). */
+  flush(): Promise<void>;
 };
 
 /**
@@ -125,6 +130,80 @@ function createDuplicateBatcher(redis: Pick<Redis, "pipeline">, windowMs: number
     });
 }
 
+/**
+ * How long answered requests are summed in memory before one pipeline adds them to the
+ * per-minute activity hashes (@payhooks/core activity.ts) the console's overview reads.
+ */
+export const ACTIVITY_FLUSH_MS = 500;
+/** After a failed activity write (Redis down), the next try; the counts wait meanwhile (bounded by their retention). */
+const ACTIVITY_RETRY_MS = 1_000;
+
+/** What a request's outcome counts as on the overview; `unavailable` (5xx) is not a provider's doing and is left to /metrics. */
+export function activityOutcomeOf(outcome: RequestOutcome): ActivityOutcome | null {
+  switch (outcome) {
+    case "accepted":
+    case "duplicate":
+      return outcome;
+    case "rejected_signature":
+    case "rejected_payload":
+      return "refused";
+    case "unavailable":
+      return null;
+    default: {
+      const exhaustive: never = outcome;
+      return exhaustive;
+    }
+  }
+}
+
+/**
+ * Sums answered requests per minute and writes them every `flushMs` in one pipeline
+ * (HINCRBYs, one EXPIRE per minute). Called when a response has finished, never before: an
+ * acknowledgement's only Redis call stays its enqueue. A failed write keeps its counts for the next try.
+ */
+export function createActivityWriter(deps: { redis: Pick<Redis, "pipeline">; prefix: string; flushMs?: number; now?: () => number }) {
+  const now = deps.now ?? Date.now;
+  const tally = createActivityTally();
+  let timer: NodeJS.Timeout | null = null;
+  let writing: Promise<void> = Promise.resolve();
+
+  function schedule(ms: number): void {
+    if (timer) return;
+    timer = setTimeout(() => void flush(), ms);
+    timer.unref();
+  }
+
+  async function write(): Promise<void> {
+    if (tally.size === 0) return;
+    const counts = tally.take();
+    try {
+      const pipeline = deps.redis.pipeline();
+      queueActivityWrites(pipeline, deps.prefix, counts);
+      const failed = ((await pipeline.exec()) ?? []).find(([err]) => err);
+      if (failed) throw failed[0];
+    } catch {
+      tally.restore(counts, now());
+      schedule(ACTIVITY_RETRY_MS);
+    }
+  }
+
+  /** Writes what waits now (one write at a time); resolves once it is written or kept for a retry. */
+  function flush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    writing = writing.then(write);
+    return writing;
+  }
+
+  return {
+    add(provider: ProviderId, outcome: ActivityOutcome, at = now()): void {
+      tally.add(at, provider, outcome);
+      schedule(deps.flushMs ?? ACTIVITY_FLUSH_MS);
+    },
+    flush,
+  };
+}
+
 type QueueSample = { queue: string; counts: Record<(typeof QUEUE_STATES)[number], number>; oldestWaitingAgeSeconds: number };
 type Snapshot = { queues: QueueSample[]; workers: WorkerMetricsSnapshot } | null;
 
@@ -146,6 +225,8 @@ export function createIngressMetrics(deps: {
   defaultMetrics?: boolean;
   /** how long confirmed adds wait to be checked for duplicates together. @defaultValue DUPLICATE_CHECK_MS */
   duplicateCheckMs?: number;
+  /** how long answered requests are summed before one write to the activity hashes. @defaultValue ACTIVITY_FLUSH_MS */
+  activityFlushMs?: number;
   now?: () => number;
 }): IngressMetrics {
   const { redis, prefix, queues } = deps;
@@ -253,15 +334,28 @@ export function createIngressMetrics(deps: {
     for (const outcome of REQUEST_OUTCOMES) requests.inc({ provider, outcome }, 0);
   }
 
+  const activity = createActivityWriter({ redis, prefix, now, ...(deps.activityFlushMs !== undefined ? { flushMs: deps.activityFlushMs } : {}) });
+  /** requests whose duplicate check is still in flight: counted when it settles */
+  const labelling = new Set<Promise<void>>();
+
   const track = (provider: ProviderId): RequestHandler => (_req, res, next) => {
     const started = performance.now();
     res.once("finish", () => {
       ackDuration.observe({ provider }, (performance.now() - started) / 1000);
+      const answeredAt = now();
       // A duplicate check still in flight names the outcome when it settles.
       const pending = res.locals[PENDING] as Promise<void> | undefined;
-      const count = () => requests.inc({ provider, outcome: (res.locals[OUTCOME] as RequestOutcome | undefined) ?? outcomeOfStatus(res.statusCode) });
-      if (pending) void pending.then(count);
-      else count();
+      const count = () => {
+        const outcome = (res.locals[OUTCOME] as RequestOutcome | undefined) ?? outcomeOfStatus(res.statusCode);
+        requests.inc({ provider, outcome });
+        const shown = activityOutcomeOf(outcome);
+        if (shown) activity.add(provider, shown, answeredAt);
+      };
+      if (pending) {
+        const counted = pending.then(count);
+        labelling.add(counted);
+        void counted.finally(() => labelling.delete(counted));
+      } else count();
     });
     next();
   };
@@ -281,6 +375,10 @@ export function createIngressMetrics(deps: {
     handler: async (_req, res) => {
       const text = await registry.metrics();
       res.status(200).type(registry.contentType).send(text);
+    },
+    flush: async () => {
+      await Promise.all(labelling);
+      await activity.flush();
     },
   };
 }

@@ -1,6 +1,18 @@
 import { performance } from "node:perf_hooks";
 import type { Job } from "bullmq";
-import { addToWorkerMetrics, isFinalAttempt, isUnrecoverable, observationIncrements, type JobFailureKind, type JobObservation, type Logger, type MerchantDeliveryOutcome, type Redis } from "@payhooks/core";
+import {
+  addToWorkerMetrics,
+  createActivityTally,
+  isFinalAttempt,
+  isUnrecoverable,
+  observationIncrements,
+  providerOfQueue,
+  type JobFailureKind,
+  type JobObservation,
+  type Logger,
+  type MerchantDeliveryOutcome,
+  type Redis,
+} from "@payhooks/core";
 
 /** The message prefix of a job failed because its payload cannot be interpreted (processor.ts). */
 export const QUARANTINED = "quarantined: ";
@@ -29,10 +41,15 @@ const METRICS_RETRY_MS = 1_000;
  * worker's busy CPU in the profile (bench/), and a round trip inside every Payme reply. So a
  * finished job shows in /metrics within a quarter second, and a worker's `close()` writes what
  * is left. A write that fails keeps its increments for the next one and never fails a job.
+ * A quarantined job of a provider queue also counts, in the same MULTI, in the per-minute
+ * activity hashes the console's overview reads (@payhooks/core activity.ts).
  */
-export function createWorkerMetrics(deps: { redis: Pick<Redis, "multi">; prefix: string; logger: Logger; flushMs?: number }) {
+export function createWorkerMetrics(deps: { redis: Pick<Redis, "multi">; prefix: string; logger: Logger; flushMs?: number; now?: () => number }) {
   const flushMs = deps.flushMs ?? METRICS_FLUSH_MS;
+  const now = deps.now ?? Date.now;
   const pending = new Map<string, number>();
+  /** quarantined jobs per provider and minute */
+  const activity = createActivityTally();
   let timer: NodeJS.Timeout | null = null;
 
   function schedule(ms: number): void {
@@ -48,13 +65,15 @@ export function createWorkerMetrics(deps: { redis: Pick<Redis, "multi">; prefix:
   async function flush(): Promise<void> {
     if (timer) clearTimeout(timer);
     timer = null;
-    if (pending.size === 0) return;
+    if (pending.size === 0 && activity.size === 0) return;
     const batch = [...pending];
     pending.clear();
+    const counts = activity.take();
     try {
-      await addToWorkerMetrics(deps.redis, deps.prefix, batch);
+      await addToWorkerMetrics(deps.redis, deps.prefix, batch, counts);
     } catch (err) {
       add(batch);
+      activity.restore(counts, now());
       deps.logger.warn({ err: { message: (err as Error).message } }, "job metrics not written yet; kept for the next try");
       schedule(METRICS_RETRY_MS);
     }
@@ -73,6 +92,8 @@ export function createWorkerMetrics(deps: { redis: Pick<Redis, "multi">; prefix:
         value = await processor(job);
       } catch (err) {
         const kind = failureKind(job, err);
+        const provider = kind === "quarantined" ? providerOfQueue(queue) : null;
+        if (provider) activity.add(now(), provider, "quarantined");
         record({
           queue,
           durationMs: performance.now() - started,

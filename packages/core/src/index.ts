@@ -4,7 +4,21 @@ export { constantTimeEqual, hmacSha256, sha256Hex } from "./crypto";
 export { EnvelopeSchema } from "./envelope";
 export type { Envelope } from "./envelope";
 export { ConfigError, LedgerConflictError, MoneyError, PayhooksError, PayloadValidationError } from "./errors";
-export { JOB_OPTIONS, LEDGER_COMPACTION_SCHEDULER, MAINTENANCE_QUEUE, QUEUES, jobIdFor } from "./jobs";
+export { JOB_OPTIONS, LEDGER_COMPACTION_SCHEDULER, MAINTENANCE_QUEUE, QUEUES, jobIdFor, providerOfQueue } from "./jobs";
+export {
+  ACTIVITY_BUCKET_MS,
+  ACTIVITY_OUTCOMES,
+  ACTIVITY_RETENTION_S,
+  activityField,
+  activityFromHashes,
+  activityKey,
+  activityMinute,
+  createActivityTally,
+  parseActivityField,
+  queueActivityWrites,
+  readActivity,
+} from "./activity";
+export type { ActivityCounts, ActivityOutcome, ActivityTally, ActivityWindow, ProviderActivity } from "./activity";
 export { ORDER_ID_PATTERN, OUTBOX_GRACE_MS, OrderInputSchema, createLedger } from "./ledger";
 export type { ApplyResult, Ledger, OrderInput, OrderRecord, OrderView, PaymentDecision, PaymentRecord, PaymentView, ProviderEvent } from "./ledger";
 export {
@@ -52,7 +66,7 @@ export type { ClusterNodeAddress, ClusterTarget } from "./redis-target";
 export { createJobIndex } from "./job-index";
 export type { DeliveryAttemptNote, IndexedJob, JobIndex, TimelineEntry, TimelineNote } from "./job-index";
 export { redactForDisplay } from "./redact";
-export { duplicateAdds, isFinalAttempt, isUnrecoverable, oldestWaitingAt, storedJobTimestamp } from "./compat/bullmq";
+export { duplicateAdds, isFinalAttempt, isUnrecoverable, newestFailed, oldestWaitingAt, storedJobTimestamp } from "./compat/bullmq";
 export { REQUEST_OUTCOMES } from "./provider-module";
 export type {
   AppliedChange,

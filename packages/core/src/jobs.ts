@@ -22,6 +22,11 @@ export const QUEUES = {
 export const MAINTENANCE_QUEUE = "ledger-maintenance";
 export const LEDGER_COMPACTION_SCHEDULER = "ledger-compaction";
 
+/** The provider whose queue `queue` is, or null for any other queue. */
+export function providerOfQueue(queue: string): ProviderId | null {
+  return PROVIDER_IDS.find((id) => QUEUES[id] === queue) ?? null;
+}
+
 const DAY_S = 86_400;
 
 /**

@@ -1,4 +1,5 @@
 import type IORedis from "ioredis";
+import { queueActivityWrites, type ActivityCounts } from "./activity";
 
 /**
  * Worker metrics aggregated in Redis. Workers have no HTTP port and several run at once, so each
@@ -76,11 +77,20 @@ export function observationIncrements(obs: JobObservation): Array<[field: string
   return increments;
 }
 
-/** Adds increments to the shared hash in one MULTI; throws when Redis did not take them all. */
-export async function addToWorkerMetrics(redis: Pick<IORedis, "multi">, prefix: string, increments: Iterable<[string, number]>): Promise<void> {
+/**
+ * Adds increments to the shared hash, and `activity` counts to the per-minute activity hashes
+ * (activity.ts), in one MULTI; throws when Redis did not take them all.
+ */
+export async function addToWorkerMetrics(
+  redis: Pick<IORedis, "multi">,
+  prefix: string,
+  increments: Iterable<[string, number]>,
+  activity?: ActivityCounts,
+): Promise<void> {
   const key = workerMetricsKey(prefix);
   const multi = redis.multi();
   for (const [field, by] of increments) multi.hincrby(key, field, by);
+  if (activity) queueActivityWrites(multi, prefix, activity);
   const replies = await multi.exec();
   const failed = replies?.find(([err]) => err);
   if (!replies || failed) throw failed?.[0] ?? new Error("worker metrics transaction was discarded");

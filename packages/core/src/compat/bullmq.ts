@@ -9,6 +9,8 @@
  *   (addStandardJob-*.lua answers the id either way).
  * - The wait list `queue.toKey("wait")`: adds LPUSH, workers take from the right, so its tail is
  *   the oldest job waiting.
+ * - The failed set `queue.toKey("failed")`: a sorted set of job ids scored by when each failed
+ *   (ms; moveToFinished-*.lua), the order `Queue.getJobs(["failed"])` lists.
  * - `Job#shouldRetryJob` (private, classes/job.js): another attempt while
  *   `attemptsMade + 1 < opts.attempts` and the error is no UnrecoverableError (by class or by
  *   name). It also stops at the queue's `maxStartedAttempts` and when a custom backoff strategy
@@ -65,4 +67,27 @@ export function isUnrecoverable(err: unknown): err is Error {
  */
 export function isFinalAttempt(job: Pick<Job, "attemptsMade" | "opts">, err: unknown): boolean {
   return isUnrecoverable(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
+/**
+ * The `limit` jobs that failed last across `queues`, newest first: one ZREVRANGE per queue in
+ * one pipeline, whatever the sets' sizes. Only ids and times: the caller loads the few it shows
+ * (rather than `limit` whole jobs, raw bodies included, of every queue).
+ */
+export async function newestFailed<Q extends Pick<Queue, "toKey">>(
+  redis: Pick<IORedis, "pipeline">,
+  queues: readonly Q[],
+  limit: number,
+): Promise<Array<{ queue: Q; jobId: string; failedAt: number }>> {
+  if (limit <= 0 || queues.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const queue of queues) pipeline.zrevrange(queue.toKey("failed"), 0, limit - 1, "WITHSCORES");
+  const replies = (await pipeline.exec()) ?? [];
+  const all: Array<{ queue: Q; jobId: string; failedAt: number }> = [];
+  replies.forEach(([err, rows], i) => {
+    if (err) throw err;
+    const list = rows as string[];
+    for (let j = 0; j + 1 < list.length; j += 2) all.push({ queue: queues[i]!, jobId: list[j]!, failedAt: Number(list[j + 1]) });
+  });
+  return all.sort((a, b) => b.failedAt - a.failedAt).slice(0, limit);
 }
