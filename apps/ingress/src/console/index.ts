@@ -1,6 +1,6 @@
 import express, { Router } from "express";
 import { createActionHandler, createConfirmPage } from "./actions";
-import { createOverviewPage } from "./overview-placeholder";
+import { createOverviewPage } from "./overview";
 import { csrfToken, requireSameSite } from "./csrf";
 import type { ConsoleDeps } from "./deps";
 import { createJobPage } from "./job";
