@@ -229,6 +229,8 @@ describe("search: by key, never a scan", () => {
     const none = await q("no-such-thing");
     expect(none.status).toBe(404);
     expect(await none.text()).toContain("Nothing found for");
+    // The names of a queue's own keys are not job ids: nothing found, not an error or a fake job.
+    for (const name of ["wait", "meta", "events", "id", `${ids.payramJob}:lock`]) expect([name, (await q(name)).status]).toEqual([name, 404]);
   });
 
   it("issues no SCAN, KEYS or queue listing while searching", async () => {
@@ -308,6 +310,14 @@ describe("actions: confirmed, same-origin, with the page's token, audited", () =
     expect(await (await get(res.headers.get("location")!)).text()).toContain("Retried: the job is waiting for a worker.");
     const again = await post(`${CONSOLE_PATH}/actions`, retryForm(), { origin: base });
     expect(again.headers.get("location")).toBe(`${CONSOLE_PATH}/orders/${ORDER}?done=stale`);
+  });
+
+  it("takes a same-host Origin whatever its scheme (a TLS-terminating proxy in front), with the token", async () => {
+    const host = new URL(base).host;
+    const res = await post(`${CONSOLE_PATH}/actions`, { action: "run-now", queue: "merchant-webhooks", jobId: "no-such-job", csrf: csrfToken(TOKEN) }, { origin: `https://${host}`, "sec-fetch-site": "same-origin" });
+    expect(res.status).not.toBe(403);
+    const other = await post(`${CONSOLE_PATH}/actions`, { action: "run-now", queue: "merchant-webhooks", jobId: "no-such-job", csrf: csrfToken(TOKEN) }, { origin: `https://${host}.evil.example` });
+    expect(other.status).toBe(403);
   });
 
   it("runs a delayed delivery now, and re-processes a quarantined job (a client without Origin still needs the token)", async () => {

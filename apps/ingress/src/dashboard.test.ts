@@ -23,6 +23,16 @@ function expectHidden(value: unknown, secrets: readonly string[]): void {
 }
 
 describe("maskJobField", () => {
+  it("replaces a card number inside text (an error message) where it stands, spaced or dashed; other digit runs stay", () => {
+    expect(maskJobField("quarantined: got 4111111111111111 for amount")).toBe("quarantined: got [redacted] for amount");
+    expect(maskJobField("card 4111 1111 1111 1111 declined")).toBe("card [redacted] declined");
+    expect(maskJobField("card 4111-1111-1111-1111.")).toBe("card [redacted].");
+    // Not Luhn-valid, or part of a longer run of digits: not a card number.
+    expect(maskJobField("order 4111111111111112 failed")).toBe("order 4111111111111112 failed");
+    expect(maskJobField("id 12345678901234567890123 x")).toBe("id 12345678901234567890123 x");
+    expect(maskJobField({ failedReason: "paid with 5555 5555 5555 4444" })).toEqual({ failedReason: "paid with [redacted]" });
+  });
+
   it("Payme CreateTransaction: rawBody reduced to its length, params.account and an authorization header redacted", () => {
     const body = {
       id: 2,

@@ -77,11 +77,25 @@ function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
+/**
+ * A 13–19 digit run inside text (single spaces or dashes allowed between digits), not part of a
+ * longer run of digits. Bounded repetition, so each position is tried a bounded number of times.
+ */
+const PAN_IN_TEXT = /(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])/g;
+
+/** `text` with every Luhn-valid card number inside it (an error message, a sentence) replaced. */
+function maskCardNumbersIn(text: string): string {
+  let digits = 0;
+  for (let i = 0; i < text.length && digits < 13; i++) if (text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) digits++;
+  if (digits < 13) return text;
+  return text.replace(PAN_IN_TEXT, (run) => (luhnValid(run.replace(/[ -]/g, "")) ? "[redacted]" : run));
+}
+
 function maskValues(value: unknown): unknown {
   if (typeof value === "string") {
     if (containsEmail(value)) return "[redacted]";
     if (PAN_LIKE.test(value) && luhnValid(value.replace(/[ -]/g, ""))) return "[redacted]";
-    return value;
+    return maskCardNumbersIn(value);
   }
   if (Array.isArray(value)) return value.map(maskValues);
   if (typeof value === "object" && value !== null) {
@@ -99,7 +113,8 @@ function maskValues(value: unknown): unknown {
  *   card, address, account (Payme's `params.account`), or Payske's `billing_details`,
  *   `customer_details` and `shipping` becomes "[redacted]";
  * - by value, under any key: a string holding an e-mail address, or a Luhn-valid 13–19 digit
- *   card number, becomes "[redacted]".
+ *   card number, becomes "[redacted]"; a card number inside a longer string (an error message)
+ *   is replaced where it stands.
  * It returns a copy; the job itself is untouched.
  */
 export function maskJobField(value: unknown): unknown {

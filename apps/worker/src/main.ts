@@ -56,8 +56,10 @@ function main(): void {
         ...merchant,
         timeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT_MS,
         maxResponseBytes: config.MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES,
-        // at most one connection to the merchant for each job a queue runs at once
-        connections: config.WORKER_CONCURRENCY,
+        // A connection for every attempt that can be under way at once (an attempt waiting for
+        // a connection spends its own deadline): each notification queue's jobs make first
+        // attempts in line, the merchant-webhooks queue's the retries. Opened only as needed.
+        connections: config.WORKER_CONCURRENCY * (MODULES.filter((m) => m.worker.kind === "notification").length + 1),
       })
     : null;
   const merchantLane =

@@ -8,9 +8,11 @@ export const DELIVER_JOB = "merchant.deliver";
 export const RETRY_JOB = "merchant.retry";
 
 /**
- * After a first attempt in line failed or took longer than {@link SLOW_ATTEMPT_MS}, events go
- * straight to `merchant-webhooks` jobs for this long: a merchant that is down or slow does not
- * hold up the jobs that change the ledger.
+ * Once a first attempt in line fails, or has been running longer than {@link SLOW_ATTEMPT_MS}
+ * (a merchant that hangs), events go straight to `merchant-webhooks` jobs for this long; then
+ * one attempt at a time probes the merchant in line until one succeeds within the bound. So a
+ * merchant that is down, slow or hanging holds up the jobs whose attempts had already started,
+ * and after that at most one job at a time.
  */
 export const INLINE_PAUSE_MS = 5_000;
 export const SLOW_ATTEMPT_MS = 1_000;
@@ -69,7 +71,26 @@ export function createMerchantLane(deps: {
 }) {
   const now = deps.now ?? Date.now;
   const inlineAllowed = deps.firstAttempt === "inline" && deps.timeoutMs <= OUTBOX_GRACE_MS / 2;
+  /**
+   * The merchant answered the last attempt in line with a 2xx within SLOW_ATTEMPT_MS: every
+   * notification job attempts in line. Otherwise none until `pausedUntil`, then one at a time.
+   */
+  let healthy = true;
   let pausedUntil = 0;
+  let probing = false;
+
+  /** Whether an attempt in line may start now; a false `healthy` lets one probe through. */
+  function mayAttempt(at: number): { probe: boolean } | null {
+    if (healthy) return { probe: false };
+    if (at < pausedUntil || probing) return null;
+    probing = true;
+    return { probe: true };
+  }
+
+  function pause(): void {
+    healthy = false;
+    pausedUntil = Math.max(pausedUntil, now() + INLINE_PAUSE_MS);
+  }
 
   function note(event: PaymentEvent, attempt: Omit<DeliveryAttemptNote, "kind" | "eventId">, at: number): void {
     if (event.orderId) deps.jobIndex?.note(event.orderId, { kind: "attempt", eventId: event.id, ...attempt }, at);
@@ -97,15 +118,34 @@ export function createMerchantLane(deps: {
    */
   async function deliver(event: PaymentEvent, inline: boolean): Promise<"delivered" | "queued" | "elsewhere"> {
     const at = now();
-    const inlineNow = inline && inlineAllowed && at >= pausedUntil;
-    if (!(await deps.claim(event.id, (inlineNow ? deps.timeoutMs : 0) + CLAIM_MARGIN_MS))) return "elsewhere";
-    if (!inlineNow) {
+    const gate = inline && inlineAllowed ? mayAttempt(at) : null;
+    let claimed: boolean;
+    try {
+      claimed = await deps.claim(event.id, (gate ? deps.timeoutMs : 0) + CLAIM_MARGIN_MS);
+    } catch (err) {
+      if (gate?.probe) probing = false;
+      throw err;
+    }
+    if (!claimed) {
+      if (gate?.probe) probing = false;
+      return "elsewhere";
+    }
+    if (!gate) {
       await deps.queue.add(DELIVER_JOB, event, { ...JOB_OPTIONS.merchantWebhook, jobId: event.id });
       if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.merchantWebhooks, event.id, at);
       return "queued";
     }
+    // A merchant that hangs stops the other jobs' attempts once this one has run too long.
+    let tooSlow = false;
+    const slow = setTimeout(() => {
+      tooSlow = true;
+      pause();
+    }, SLOW_ATTEMPT_MS);
     const result = await attempt(event);
-    if (!result.ok || result.durationMs > SLOW_ATTEMPT_MS) pausedUntil = now() + INLINE_PAUSE_MS;
+    clearTimeout(slow);
+    if (gate.probe) probing = false;
+    if (result.ok && !tooSlow) healthy = true;
+    else pause();
     if (result.ok) {
       deps.metrics?.recordDelivery("delivered");
       note(event, { attempt: 1, via: "inline", status: result.status, durationMs: result.durationMs, final: true }, at);

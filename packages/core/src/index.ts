@@ -66,7 +66,7 @@ export type { ClusterNodeAddress, ClusterTarget } from "./redis-target";
 export { createJobIndex } from "./job-index";
 export type { DeliveryAttemptNote, IndexedJob, JobIndex, TimelineEntry, TimelineNote } from "./job-index";
 export { redactForDisplay } from "./redact";
-export { duplicateAdds, isFinalAttempt, isUnrecoverable, newestFailed, oldestWaitingAt, storedJobTimestamp } from "./compat/bullmq";
+export { canBeJobId, delayedUntil, duplicateAdds, isFinalAttempt, isUnrecoverable, newestFailed, oldestWaitingAt, storedJobTimestamp } from "./compat/bullmq";
 export { REQUEST_OUTCOMES } from "./provider-module";
 export type {
   AppliedChange,

@@ -185,7 +185,8 @@ export function createJobIndex(deps: {
   /** The order's jobs, newest first, not older than `since` (ms). */
   async function list(orderId: string, since = 0, limit = 100): Promise<IndexedJob[]> {
     const out: IndexedJob[] = [];
-    for (const e of await range(orderId, since, limit)) if ("job" in e) out.push({ ...e.job, at: e.at });
+    // Notes share the set: read every entry (at most PER_ORDER), then keep `limit` jobs.
+    for (const e of await range(orderId, since, PER_ORDER)) if ("job" in e && out.length < limit) out.push({ ...e.job, at: e.at });
     return out;
   }
 

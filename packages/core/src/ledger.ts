@@ -151,6 +151,17 @@ function splitPaymentKey(member: string): [ProviderId, string] {
 }
 
 /**
+ * KEYS[1] the outbox zset, KEYS[2] the event's claim key; ARGV[1] the event id, ARGV[2] the
+ * claim's time to live (ms). -1: the event has left the outbox (sent by another run); 0: another
+ * run holds it; 1: claimed.
+ */
+const CLAIM_EVENT_LUA = `
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return -1 end
+if redis.call('SET', KEYS[2], '1', 'PX', ARGV[2], 'NX') then return 1 end
+return 0
+`;
+
+/**
  * The payment ledger: orders, the payments attached to them, and an outbox of PaymentEvents.
  * Every change goes through the ledger-cas script, so concurrent workers apply a payment once,
  * and an order PUT racing a payment's first notification attaches it exactly once.
@@ -185,6 +196,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
   };
 
   if (!("payhooksLedgerCas" in redis)) redis.defineCommand("payhooksLedgerCas", { lua: LEDGER_CAS_LUA });
+  if (!("payhooksClaimEvent" in redis)) redis.defineCommand("payhooksClaimEvent", { numberOfKeys: 2, lua: CLAIM_EVENT_LUA });
 
   async function cas(batch: Batch): Promise<1 | 0 | -1> {
     const spec = JSON.stringify({
@@ -685,14 +697,17 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
   }
 
   /**
-   * Takes the outbox event `id` for one sender for `ttlMs`: true for the first caller, false
-   * while another holds it. Two jobs of one payment each find its events in the outbox, and a
-   * merchant delivery made in line is not idempotent the way an enqueue with jobId = event id
-   * is: the one that gets false leaves the event to the holder (who clears it from the outbox).
-   * A holder that dies lets the claim lapse, and the event is still in the outbox.
+   * Takes the outbox event `id` for one sender for `ttlMs`: true for the first caller while the
+   * event is still in the outbox; false while another holds it, or once it has left the outbox
+   * (a run that read it earlier must not send it again). Two jobs of one payment each find its
+   * events in the outbox, and a merchant delivery made in line is not idempotent the way an
+   * enqueue with jobId = event id is: the one that gets false leaves the event to the holder
+   * (who clears it from the outbox). A holder that dies lets the claim lapse, and the event is
+   * still in the outbox.
    */
   async function claimEvent(id: string, ttlMs: number): Promise<boolean> {
-    return (await redis.set(`${k.event(id)}:claim`, "1", "PX", Math.max(1, Math.round(ttlMs)), "NX")) === "OK";
+    const run = (redis as unknown as Record<string, (...args: unknown[]) => Promise<number>>)["payhooksClaimEvent"]!;
+    return (await run.call(redis, k.outbox, `${k.event(id)}:claim`, id, Math.max(1, Math.round(ttlMs)))) === 1;
   }
 
   /** Payments in a provider's named index with min <= score <= max, ascending by score. */

@@ -1,6 +1,6 @@
 import type { Request, Response } from "express";
-import { ORDER_ID_PATTERN } from "@payhooks/core";
-import { actionFor, findJob, orderOfJob, queueKeyOf, type RowAction } from "./data";
+import { ORDER_ID_PATTERN, delayedUntil } from "@payhooks/core";
+import { actionFor, findJob, orderOfJob, queueKeyOf, queueOf, type RowAction } from "./data";
 import type { ConsoleDeps } from "./deps";
 import { CONSOLE_JOB_HREF, CONSOLE_ORDER_HREF, maskedText, when } from "./format";
 import { CSRF_FIELD } from "./csrf";
@@ -59,6 +59,7 @@ export function createConfirmPage(deps: ConsoleDeps, csrf: string) {
       return;
     }
     const state = await found.job.getState();
+    const nextRun = state === "delayed" ? await delayedUntil(deps.redis, queueOf(deps, queue), jobId) : null;
     const offered = actionFor(queue, found.job, state);
     const orderId = orderOfJob(found.job);
     const spec = ACTIONS[action];
@@ -67,7 +68,7 @@ export function createConfirmPage(deps: ConsoleDeps, csrf: string) {
         ? html`<form method="post" action="${CONSOLE_PATH}/actions" class="card">
 <p>${spec.explain}</p>
 <dl><dt>Job</dt><dd class="mono">${queue} / ${jobId}</dd><dt>State</dt><dd>${state}</dd><dt>Attempts made</dt><dd>${found.job.attemptsMade}</dd>
-${state === "delayed" ? html`<dt>Next run</dt><dd>${when(found.job.timestamp + (found.job.delay ?? 0))}</dd>` : ""}
+${state === "delayed" ? html`<dt>Next run</dt><dd>${when(nextRun)}</dd>` : ""}
 <dt>Last error</dt><dd>${maskedText(found.job.failedReason) || "—"}</dd>${orderId ? html`<dt>Order</dt><dd class="mono">${orderId}</dd>` : ""}</dl>
 <input type="hidden" name="${CSRF_FIELD}" value="${csrf}"><input type="hidden" name="action" value="${action}">
 <input type="hidden" name="queue" value="${queue}"><input type="hidden" name="jobId" value="${jobId}">

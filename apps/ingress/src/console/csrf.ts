@@ -15,15 +15,24 @@ export function csrfToken(adminToken: string): string {
   return hmacSha256(adminToken, "payhooks-console-csrf/v1").toString("base64url");
 }
 
-/** The origin this request was addressed to, as a browser would write it in `Origin`. */
-function ownOrigin(req: Request): string {
-  return `${req.protocol}://${req.get("host") ?? ""}`;
+/**
+ * Whether `Origin` names the host (and port) this request was addressed to. The scheme is not
+ * compared: behind a TLS-terminating proxy the browser writes `https://…` while this server
+ * sees plain HTTP. `null` (an opaque origin) and anything unparseable are not this host.
+ */
+function sameHost(origin: string, req: Request): boolean {
+  if (origin === "null") return false;
+  try {
+    return new URL(origin).host === (req.get("host") ?? "").toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Why a state-changing request is refused as cross-site, or null when it may go on:
  * - `Sec-Fetch-Site`, when the browser sends it, must be `same-origin`;
- * - `Origin`, when sent, must be this very origin (`null`, an opaque origin, is refused);
+ * - `Origin`, when sent, must name this very host and port (`null`, an opaque origin, is refused);
  * - the form's token must match {@link csrfToken} (compared in constant time) — the check that
  *   holds for every client, with or without those headers.
  */
@@ -31,7 +40,7 @@ export function crossSiteReason(req: Request, expectedToken: string): string | n
   const site = req.get("sec-fetch-site");
   if (site !== undefined && site !== "same-origin") return "sec_fetch_site";
   const origin = req.get("origin");
-  if (origin !== undefined && origin !== ownOrigin(req)) return "origin";
+  if (origin !== undefined && !sameHost(origin, req)) return "origin";
   const body = req.body as Record<string, unknown> | undefined;
   const token = typeof body?.[CSRF_FIELD] === "string" ? (body[CSRF_FIELD] as string) : "";
   if (!token || !constantTimeEqual(token, expectedToken)) return "csrf_token";

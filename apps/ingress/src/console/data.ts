@@ -1,5 +1,5 @@
 import type { Job, Queue } from "bullmq";
-import { ORDER_ID_PATTERN, PROVIDER_IDS, QUEUES, type DeliveryAttemptNote, type OrderView, type PaymentEvent, type ProviderId } from "@payhooks/core";
+import { ORDER_ID_PATTERN, PROVIDER_IDS, QUEUES, canBeJobId, delayedUntil, type DeliveryAttemptNote, type OrderView, type PaymentEvent, type ProviderId } from "@payhooks/core";
 import type { QueueKey } from "../dashboard";
 import { DUPLICATES_FIELD } from "../metrics";
 import type { ConsoleDeps } from "./deps";
@@ -17,6 +17,11 @@ export function queueKeyOf(name: string): QueueKey | undefined {
   return KEY_OF_NAME.get(name);
 }
 
+/** The Queue a queue name (one of QUEUES) stands for; callers checked it with queueKeyOf. */
+export function queueOf(deps: Pick<ConsoleDeps, "queues">, name: string): Queue {
+  return deps.queues[queueKeyOf(name)!] as Queue;
+}
+
 export type FoundJob = { queue: string; job: Job };
 
 /**
@@ -25,7 +30,7 @@ export type FoundJob = { queue: string; job: Job };
  * usually one or two queues are tried.
  */
 export async function findJob(deps: Pick<ConsoleDeps, "queues">, jobId: string, queueNames?: readonly string[]): Promise<FoundJob | null> {
-  if (!jobId || jobId.length > 512) return null;
+  if (!canBeJobId(jobId)) return null;
   const names = queueNames ?? candidateQueues(jobId);
   const found = await Promise.all(
     names.map(async (name) => {
@@ -149,7 +154,8 @@ export async function loadOrderPage(deps: ConsoleDeps, orderId: string): Promise
         job.getState(),
         PROVIDER_QUEUES.has(e.job.queue) ? deps.redis.hget((deps.queues[key!] as Queue).toKey(job.id!), DUPLICATES_FIELD) : Promise.resolve(null),
       ]);
-      return { job, state, duplicates: Number(duplicates ?? 0) || 0 };
+      const nextRunAt = state === "delayed" ? await delayedUntil(deps.redis, deps.queues[key!] as Queue, job.id!) : null;
+      return { job, state, duplicates: Number(duplicates ?? 0) || 0, nextRunAt };
     }),
   );
 
@@ -176,7 +182,7 @@ export async function loadOrderPage(deps: ConsoleDeps, orderId: string): Promise
       if (EVENT_ID.test(jobId)) seeEvent(jobId, entry.at, null);
       return; // removed by its retention
     }
-    const { job, state, duplicates } = found;
+    const { job, state, duplicates, nextRunAt } = found;
     if (PROVIDER_QUEUES.has(queue)) {
       const error = job.failedReason || null;
       const outcome =
@@ -212,7 +218,7 @@ export async function loadOrderPage(deps: ConsoleDeps, orderId: string): Promise
         attemptsAllowed: job.opts.attempts ?? 1,
         // BullMQ keeps the last failure's reason after a later success: shown only while it matters.
         error: state === "failed" || state === "delayed" ? job.failedReason || null : null,
-        nextRunAt: state === "delayed" ? job.timestamp + (job.delay ?? 0) : null,
+        nextRunAt,
         ...(action ? { action } : {}),
       });
     }

@@ -1,6 +1,7 @@
 import type { Request, Response } from "express";
+import { delayedUntil } from "@payhooks/core";
 import { ACTIONS, FLASH, confirmHref, type FlashKey } from "./actions";
-import { actionFor, findJob, orderOfJob, queueKeyOf } from "./data";
+import { actionFor, findJob, orderOfJob, queueKeyOf, queueOf } from "./data";
 import type { ConsoleDeps } from "./deps";
 import { CONSOLE_ORDER_HREF, maskedJson, maskedText, when } from "./format";
 import { html, layout } from "./html";
@@ -21,6 +22,7 @@ export function createJobPage(deps: ConsoleDeps) {
     }
     const { job } = found;
     const state = await job.getState();
+    const nextRun = state === "delayed" ? await delayedUntil(deps.redis, queueOf(deps, queue), jobId) : null;
     const action = actionFor(queue, job, state);
     const orderId = orderOfJob(job);
     const done = typeof req.query["done"] === "string" && Object.hasOwn(FLASH, req.query["done"]) ? FLASH[req.query["done"] as FlashKey] : undefined;
@@ -28,7 +30,7 @@ export function createJobPage(deps: ConsoleDeps) {
 <div class="card"><dl><dt>Queue</dt><dd>${queue}</dd><dt>Name</dt><dd>${job.name}</dd><dt>State</dt><dd>${state}</dd>
 <dt>Created</dt><dd>${when(job.timestamp)}</dd><dt>Finished</dt><dd>${when(job.finishedOn)}</dd>
 <dt>Attempts</dt><dd>${job.attemptsMade}/${job.opts.attempts ?? 1}</dd>
-${state === "delayed" ? html`<dt>Next run</dt><dd>${when(job.timestamp + (job.delay ?? 0))}</dd>` : ""}
+${state === "delayed" ? html`<dt>Next run</dt><dd>${when(nextRun)}</dd>` : ""}
 <dt>Last error</dt><dd>${maskedText(job.failedReason) || "—"}</dd>
 <dt>Order</dt><dd>${orderId ? html`<a class="mono" href="${CONSOLE_ORDER_HREF(orderId)}">${orderId}</a>` : "—"}</dd></dl>
 ${action ? html`<p><a class="button" href="${confirmHref(action)}">${ACTIONS[action.action].label}</a></p>` : ""}</div>

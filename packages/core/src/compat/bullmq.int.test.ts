@@ -5,7 +5,7 @@
 import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
 import { startTestRedis, waitFor, type TestRedis } from "@payhooks/testing";
 import type { RedisConnection } from "../redis";
-import { duplicateAdds, isFinalAttempt, oldestWaitingAt, storedJobTimestamp } from "./bullmq";
+import { canBeJobId, delayedUntil, duplicateAdds, isFinalAttempt, oldestWaitingAt, storedJobTimestamp } from "./bullmq";
 
 let testRedis: TestRedis;
 let connection: RedisConnection;
@@ -55,6 +55,31 @@ it("tells duplicate adds from new ones in one pipeline", async () => {
   const b = await queue.add("j", {}, { jobId: "b" });
   const noId = { id: undefined, timestamp: Date.now() };
   expect(await duplicateAdds(connection, [a, aAgain, b, noId].map((job) => ({ queue, job })))).toEqual([false, true, false, false]);
+});
+
+it("reads when a delayed job is due from the delayed set's score, also after a retry's backoff (where timestamp + delay is wrong)", async () => {
+  const job = await queue.add("j", {}, { jobId: "later", delay: 60_000 });
+  expect(await delayedUntil(connection, queue, "later")).toBe(job.timestamp + 60_000);
+  expect(await delayedUntil(connection, queue, "never-added")).toBeNull();
+  // A failed attempt with backoff: BullMQ moves it back to the delayed set for failedAt + backoff.
+  const retried = await queue.add("j", {}, { jobId: "retried", attempts: 3, backoff: { type: "fixed", delay: 60_000 } });
+  await tick();
+  const worker = new Worker(queue.name, async () => { throw new Error("no"); }, { connection, prefix: queue.opts.prefix!, autorun: true });
+  closing.push(worker);
+  let due: number | null = null;
+  for (let i = 0; i < 400 && due === null; i++) {
+    due = await delayedUntil(connection, queue, "retried");
+    if (due === null) await tick();
+  }
+  const failedAt = (await queue.getJob("retried"))!.processedOn!;
+  expect(due).not.toBeNull();
+  expect(due!).toBeGreaterThanOrEqual(failedAt + 60_000);
+  expect(due!).toBeGreaterThan(retried.timestamp + 60_000);
+});
+
+it("tells a job id from the names of a queue's own keys", () => {
+  for (const id of ["payram-ref-1~FILLED~49.99", "evt_0123456789abcdef0123456789abcdef", "stripe-evt_1", "9"]) expect([id, canBeJobId(id)]).toEqual([id, true]);
+  for (const id of ["wait", "meta", "events", "id", "delayed", "failed", "evt_x:lock", "", "x".repeat(513)]) expect([id, canBeJobId(id)]).toEqual([id, false]);
 });
 
 it("finds the oldest waiting job at the tail of the wait list", async () => {

@@ -91,3 +91,30 @@ export async function newestFailed<Q extends Pick<Queue, "toKey">>(
   });
   return all.sort((a, b) => b.failedAt - a.failedAt).slice(0, limit);
 }
+
+/**
+ * When a delayed job is due (ms since the epoch), from its score in the queue's delayed set,
+ * which BullMQ 6 writes as the due time × 0x1000 plus a counter; null when it is not there.
+ * (`job.timestamp + job.delay` is only right before the first retry: `timestamp` stays the
+ * creation time while `delay` becomes the last backoff.)
+ */
+export async function delayedUntil(redis: Pick<IORedis, "zscore">, queue: Pick<Queue, "toKey">, jobId: string): Promise<number | null> {
+  const score = await redis.zscore(queue.toKey("delayed"), jobId);
+  return score === null ? null : Math.floor(Number(score) / 0x1000);
+}
+
+/**
+ * Names BullMQ gives a queue's own keys (`{prefix}:{queue}:{name}`): a "job id" equal to one of
+ * them, or with a `:` (a job's own sub-keys: `:lock`, `:logs` …), names no job, and reading it
+ * as a job hash would read another kind of key.
+ */
+const QUEUE_KEY_NAMES: ReadonlySet<string> = new Set([
+  "wait", "paused", "meta", "id", "delayed", "active", "completed", "failed", "prioritized", "priority", "pc",
+  "events", "stalled", "stalled-check", "limiter", "marker", "repeat", "de", "waiting-children", "metrics",
+]);
+
+/** Whether `jobId` can name a job (see QUEUE_KEY_NAMES), before it is read as one. */
+export function canBeJobId(jobId: string): boolean {
+  return jobId.length > 0 && jobId.length <= 512 && !jobId.includes(":") && !QUEUE_KEY_NAMES.has(jobId);
+}
+
