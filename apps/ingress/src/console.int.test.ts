@@ -193,6 +193,18 @@ describe("sign-in", () => {
     expect(root.status).toBe(302);
     expect(root.headers.get("location")).toBe(CONSOLE_PATH);
   });
+
+  it("refuses every page a browser says another site asked for (a link or a form elsewhere), signed in or not; a typed address or a bookmark reads it", async () => {
+    for (const path of pages()) {
+      for (const site of ["cross-site", "same-site"]) {
+        const res = await get(path, { authorization: basic(), "sec-fetch-site": site });
+        expect([path, site, res.status]).toEqual([path, site, 403]);
+        expect(await res.text()).not.toContain("<html");
+      }
+      expect([path, (await get(path, { authorization: basic(), "sec-fetch-site": "none" })).status]).toEqual([path, path.includes("nothing-like-this") ? 404 : 200]);
+      expect([path, (await get(path, { authorization: basic(), "sec-fetch-site": "same-origin" })).status]).toEqual([path, path.includes("nothing-like-this") ? 404 : 200]);
+    }
+  });
 });
 
 describe("no secret and no personal data on any page", () => {

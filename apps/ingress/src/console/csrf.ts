@@ -47,11 +47,17 @@ export function crossSiteReason(req: Request, expectedToken: string): string | n
   return null;
 }
 
-/** Refuses (403) every request but GET/HEAD that fails {@link crossSiteReason}. */
+/**
+ * Refuses (403) every request but GET/HEAD that fails {@link crossSiteReason}, and a GET/HEAD a
+ * browser says another site started (`Sec-Fetch-Site: cross-site` or `same-site`: a link or a
+ * form elsewhere). A typed address or a bookmark (`none`), the console's own links
+ * (`same-origin`) and clients that send no such header (curl) read the pages.
+ */
 export function requireSameSite(expectedToken: string, onRefused: (req: Request, reason: string) => void): RequestHandler {
   return (req, res, next) => {
-    if (req.method === "GET" || req.method === "HEAD") return next();
-    const reason = crossSiteReason(req, expectedToken);
+    const reading = req.method === "GET" || req.method === "HEAD";
+    const site = req.get("sec-fetch-site");
+    const reason = reading ? (site === "cross-site" || site === "same-site" ? "sec_fetch_site" : null) : crossSiteReason(req, expectedToken);
     if (!reason) return next();
     onRefused(req, reason);
     res.status(403).type("text/plain").send("Forbidden: cross-site request refused\n");
