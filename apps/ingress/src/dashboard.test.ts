@@ -27,9 +27,14 @@ describe("maskJobField", () => {
     expect(maskJobField("quarantined: got 4111111111111111 for amount")).toBe("quarantined: got [redacted] for amount");
     expect(maskJobField("card 4111 1111 1111 1111 declined")).toBe("card [redacted] declined");
     expect(maskJobField("card 4111-1111-1111-1111.")).toBe("card [redacted].");
-    // Not Luhn-valid, or part of a longer run of digits: not a card number.
+    // Run together with an expiry, a CVV or a quantity: the run holding it goes.
+    expect(maskJobField("card 4111111111111111 12/27")).toBe("card [redacted]/27");
+    expect(maskJobField("card 4111 1111 1111 1111 123")).toBe("card [redacted]");
+    expect(maskJobField("qty 1 4111111111111111")).toBe("qty [redacted]");
+    expect(maskJobField("4111-1111-1111-1111-5 x")).toBe("[redacted] x");
+    // No Luhn-valid 13–19 digits anywhere in the run: not a card number.
     expect(maskJobField("order 4111111111111112 failed")).toBe("order 4111111111111112 failed");
-    expect(maskJobField("id 12345678901234567890123 x")).toBe("id 12345678901234567890123 x");
+    expect(maskJobField("amount 1000 of 2000 at 12:00")).toBe("amount 1000 of 2000 at 12:00");
     expect(maskJobField({ failedReason: "paid with 5555 5555 5555 4444" })).toEqual({ failedReason: "paid with [redacted]" });
   });
 
@@ -310,6 +315,8 @@ describe("maskJobField on 1 MiB strings", () => {
     ["'x.a@' repeated: every domain one letter after its dot", `a@${"x.a@".repeat(MIB / 4 - 1)}`, false],
     ["the same run ending in an address", `${"a.".repeat(MIB / 2 - 5)}@mail.org`, true],
     ["digits only", "4".repeat(MIB), false],
+    ["digits in groups of one: every span of groups a candidate card number", "1 ".repeat(MIB / 2), false],
+    ["digits in groups of four, dashed", "1000-".repeat(MIB / 5), false],
   ];
   it.each(adversarial)("adversarial: %s — masked correctly within the bound", (_name, value, isAddress) => {
     expect(value.length).toBeGreaterThanOrEqual(MIB - 4);

@@ -64,13 +64,38 @@ function containsEmail(value: string): boolean {
   }
   return false;
 }
-/** 13–19 digits, spaces or dashes allowed between them: a card number when the Luhn check passes. */
-const PAN_LIKE = /^\d(?:[ -]?\d){12,18}$/;
+/** A run of digits inside text, single spaces or dashes allowed between them (linear: no nested choice). */
+const DIGIT_RUN = /\d(?:[ -]?\d)*/g;
 
-function luhnValid(digits: string): boolean {
+/**
+ * Whether consecutive whole groups of `run` (its digits between spaces or dashes) make 13–19
+ * digits that pass the Luhn check: a card number written whole or in groups, with an expiry, a
+ * CVV or a quantity written next to it. Never a part of a group: a longer number is not a card
+ * number with digits around it.
+ */
+function holdsCardNumber(run: string): boolean {
+  const digits: number[] = [];
+  /** where each group starts in `digits`, and where the last ends */
+  const bounds: number[] = [0];
+  for (let i = 0; i < run.length; i++) {
+    const c = run.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits.push(c - 48);
+    else bounds.push(digits.length);
+  }
+  bounds.push(digits.length);
+  for (let g = 0; g < bounds.length - 1; g++) {
+    for (let h = g + 1; h < bounds.length && bounds[h]! - bounds[g]! <= 19; h++) {
+      if (bounds[h]! - bounds[g]! >= 13 && luhnValidDigits(digits, bounds[g]!, bounds[h]!)) return true;
+    }
+  }
+  return false;
+}
+
+/** The Luhn check over `digits[from..to)`. */
+function luhnValidDigits(digits: readonly number[], from: number, to: number): boolean {
   let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = Number(digits[digits.length - 1 - i]);
+  for (let i = 0; i < to - from; i++) {
+    let d = digits[to - 1 - i]!;
     if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
     sum += d;
   }
@@ -78,23 +103,25 @@ function luhnValid(digits: string): boolean {
 }
 
 /**
- * A 13–19 digit run inside text (single spaces or dashes allowed between digits), not part of a
- * longer run of digits. Bounded repetition, so each position is tried a bounded number of times.
+ * `text` with every run of digits that holds a Luhn-valid card number (an error message, a
+ * sentence; the number spaced, dashed, or written next to an expiry or a quantity) replaced. A
+ * 13-digit millisecond timestamp passes Luhn one time in ten and is then masked too.
  */
-const PAN_IN_TEXT = /(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])/g;
-
-/** `text` with every Luhn-valid card number inside it (an error message, a sentence) replaced. */
 function maskCardNumbersIn(text: string): string {
   let digits = 0;
   for (let i = 0; i < text.length && digits < 13; i++) if (text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) digits++;
   if (digits < 13) return text;
-  return text.replace(PAN_IN_TEXT, (run) => (luhnValid(run.replace(/[ -]/g, "")) ? "[redacted]" : run));
+  return text.replace(DIGIT_RUN, (run) => {
+    const only = run.replace(/[ -]/g, "");
+    if (only.length < 13) return run;
+    return holdsCardNumber(run) ? "[redacted]" : run;
+  });
 }
 
 function maskValues(value: unknown): unknown {
   if (typeof value === "string") {
     if (containsEmail(value)) return "[redacted]";
-    if (PAN_LIKE.test(value) && luhnValid(value.replace(/[ -]/g, ""))) return "[redacted]";
+    // A card number alone is "[redacted]" whole; inside text, in its place.
     return maskCardNumbersIn(value);
   }
   if (Array.isArray(value)) return value.map(maskValues);

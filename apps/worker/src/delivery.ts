@@ -36,7 +36,7 @@ export class MerchantDeliveryError extends Error {
 /** How much of the merchant's response body is read by default (MERCHANT_WEBHOOK_MAX_RESPONSE_BYTES). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 
-/** How many connections to the merchant a processor keeps by default (main.ts passes WORKER_CONCURRENCY). */
+/** How many connections to the merchant a processor keeps by default (main.ts passes one per attempt that can be under way). */
 export const DEFAULT_CONNECTIONS = 10;
 
 /**
@@ -95,8 +95,8 @@ export type MerchantDeliveryProcessor = ((job: Job<PaymentEvent>) => Promise<{ s
  * a 3xx is a failed attempt.
  *
  * Requests go over a keep-alive pool of at most `connections` connections to the merchant (one
- * request at a time on each, no pipelining): with the worker's concurrency as `connections`,
- * every job in progress has its connection. A connection is closed when an answer's body runs
+ * request at a time on each, no pipelining): main.ts passes as many as there can be attempts
+ * under way at once (the jobs of every queue that makes them), so each has its connection. A connection is closed when an answer's body runs
  * past `maxResponseBytes` (or the deadline), so such a merchant costs a connection per event.
  */
 export function createMerchantDeliveryProcessor(deps: {

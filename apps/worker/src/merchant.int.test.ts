@@ -124,39 +124,71 @@ it("does not send an event another run already took out of the outbox (read befo
   expect(await queue.getJob(e.id)).toBeUndefined();
 });
 
+/**
+ * The worker's delivery, but each request waits at this gate (the merchant "hangs") while
+ * `holding`, until `release()`; the request then goes to the real merchant endpoint.
+ */
+function gatedDelivery() {
+  const real = createMerchantDeliveryProcessor({ url: merchant.url, secret: SECRET, timeoutMs: 10_000 });
+  const gate = {
+    holding: true,
+    release: null as (() => void) | null,
+    send: (ev: PaymentEvent) => (gate.holding ? new Promise<void>((r) => (gate.release = r)).then(() => real.send(ev)) : real.send(ev)),
+    close: () => real.close(),
+  };
+  return gate;
+}
+
 it("a merchant that hangs stops other attempts in line once one has run past SLOW_ATTEMPT_MS; after the pause one probe at a time, then all again once it answers", async () => {
   let clock = Date.now();
-  const { merchantLane } = lane({ now: () => clock, timeoutMs: 10_000 });
   answer = 204;
-  // A merchant that holds this first request: its own endpoint, answered when told.
-  let release: (() => void) | null = null;
-  const hanging = createMerchantDeliveryProcessor({ url: merchant.url, secret: SECRET, timeoutMs: 10_000 });
-  const held = { send: (ev: PaymentEvent) => new Promise<void>((r) => (release = r)).then(() => hanging.send(ev)) };
-  const { merchantLane: hung } = lane({ now: () => clock, timeoutMs: 10_000, delivery: held });
+  const gated = gatedDelivery();
+  const { merchantLane: hung } = lane({ now: () => clock, timeoutMs: 10_000, delivery: gated });
   try {
     const first = hung.deliver(event(20), true);
-    await waitFor(() => release ?? undefined, "the first attempt under way");
+    await waitFor(() => gated.release ?? undefined, "the first attempt under way");
     await new Promise((r) => setTimeout(r, SLOW_ATTEMPT_MS + 200));
     // While it hangs, another job of this lane goes straight to a job: no second attempt waits.
     const before = merchant.received.length;
     expect(await hung.deliver(event(21), true)).toBe("queued");
     expect((await queue.getJob(eventId(21)))?.name).toBe(DELIVER_JOB);
-    release!();
+    gated.release!();
     expect(await first).toBe("delivered"); // delivered, but slowly: still paused
     expect(await hung.deliver(event(22), true)).toBe("queued");
     // The pause over: one probe at a time.
     clock += INLINE_PAUSE_MS + 1;
-    release = null;
+    gated.release = null;
     const probe = hung.deliver(event(23), true);
-    await waitFor(() => release ?? undefined, "the probe under way");
+    await waitFor(() => gated.release ?? undefined, "the probe under way");
     expect(await hung.deliver(event(24), true)).toBe("queued");
-    release!();
+    gated.release!();
     expect(await probe).toBe("delivered");
-    // A quick answer: in line again, for every job.
-    expect(await merchantLane.deliver(event(25), true)).toBe("delivered");
-    expect(merchant.received.length - before).toBe(3);
+    // The probe answered at once: every job of this lane attempts in line again, side by side.
+    gated.holding = false;
+    expect(await Promise.all([hung.deliver(event(25), true), hung.deliver(event(26), true)])).toEqual(["delivered", "delivered"]);
+    expect(merchant.received.length - before).toBe(4);
   } finally {
-    await hanging.close();
+    await gated.close();
+  }
+});
+
+it("a quick success of an attempt that began before a failure does not end the pause: only a probe does", async () => {
+  const gated = gatedDelivery();
+  const { merchantLane: l } = lane({ timeoutMs: 10_000, delivery: gated });
+  try {
+    const earlier = l.deliver(event(30), true); // under way, held at the gate
+    await waitFor(() => gated.release ?? undefined, "the earlier attempt under way");
+    gated.holding = false;
+    answer = 500;
+    expect(await l.deliver(event(31), true)).toBe("queued"); // failed: the pause begins
+    answer = 204;
+    gated.release!();
+    expect(await earlier).toBe("delivered"); // quick, but it says nothing about the merchant since
+    const before = merchant.received.length;
+    expect(await l.deliver(event(32), true)).toBe("queued");
+    expect(merchant.received.length).toBe(before);
+  } finally {
+    await gated.close();
   }
 });
 

@@ -113,8 +113,9 @@ export function createMerchantLane(deps: {
    * answering (never throws for the merchant's sake), or leaves it to a `merchant-webhooks` job:
    * the retry job when this attempt failed, a delivery job when none was made. Resolves once the
    * event is delivered or its job exists — or at once with "elsewhere" when another run holds
-   * the event's claim (two jobs of one payment both found it in the outbox): that run delivers
-   * it and clears it from the outbox, and this one must leave it there.
+   * the event's claim (two jobs of one payment both found it in the outbox: that run delivers
+   * it and clears it from the outbox, and this one must leave it there), or when the event has
+   * already left the outbox (another run sent it after this one read it).
    */
   async function deliver(event: PaymentEvent, inline: boolean): Promise<"delivered" | "queued" | "elsewhere"> {
     const at = now();
@@ -144,8 +145,10 @@ export function createMerchantLane(deps: {
     const result = await attempt(event);
     clearTimeout(slow);
     if (gate.probe) probing = false;
-    if (result.ok && !tooSlow) healthy = true;
-    else pause();
+    // Only a probe's quick success ends a pause: an attempt that began before the pause says
+    // nothing about the merchant since.
+    if (!result.ok || tooSlow) pause();
+    else if (gate.probe) healthy = true;
     if (result.ok) {
       deps.metrics?.recordDelivery("delivered");
       note(event, { attempt: 1, via: "inline", status: result.status, durationMs: result.durationMs, final: true }, at);

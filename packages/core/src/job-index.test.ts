@@ -99,3 +99,34 @@ it("keeps notes beside job references: list() gives the jobs, timeline() both, o
     { at: 2_030, note: { kind: "attempt", eventId: "evt_1", attempt: 2, via: "job", status: 200, durationMs: 3, final: true } },
   ]);
 });
+
+it("list() gives the order's jobs even when newer notes outnumber the limit", async () => {
+  const members: Array<[number, string]> = [];
+  const redis = {
+    pipeline() {
+      const p = {
+        zadd: (_k: string, ...sm: Array<string | number>) => {
+          for (let i = 0; i < sm.length; i += 2) members.push([sm[i] as number, sm[i + 1] as string]);
+          return p;
+        },
+        zremrangebyrank: () => p,
+        expire: () => p,
+        hset: () => p,
+        exec: async () => [],
+      };
+      return p;
+    },
+    // ZREVRANGEBYSCORE key +inf since WITHSCORES LIMIT 0 count, as Redis answers it
+    zrevrangebyscore: async (_k: string, _max: string, min: number, _w: string, _l: string, _o: number, count: number) =>
+      [...members]
+        .filter(([at]) => at >= min)
+        .sort((a, b) => b[0] - a[0])
+        .slice(0, count)
+        .flatMap(([at, m]) => [m, String(at)]),
+  };
+  const index = createJobIndex({ redis: redis as never, prefix: "p" });
+  index.add("o1", "payram", "payram-a", 1);
+  for (let n = 0; n < 30; n++) index.note("o1", { kind: "attempt", eventId: "evt_1", attempt: n + 1, via: "job", status: 500, durationMs: 1 }, 100 + n);
+  await index.flush();
+  expect(await index.list("o1", 0, 10)).toEqual([{ queue: "payram", jobId: "payram-a", at: 1 }]);
+});
