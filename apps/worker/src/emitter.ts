@@ -26,11 +26,10 @@ export function createEmitter(deps: {
 }) {
   /** `inline`: the merchant's first attempt may be made now (a notification job's events). */
   async function emit(event: PaymentEvent, inline: boolean): Promise<void> {
-    const at = Date.parse(event.occurredAt) || Date.now();
     if (deps.paymentEvents) {
       await deps.paymentEvents.add(event.type, event, { ...JOB_OPTIONS.paymentEvent, jobId: event.id });
       // An index for operators, written in batches beside the event's path (job-index.ts).
-      if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.paymentEvents, event.id, at);
+      if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.paymentEvents, event.id, Date.parse(event.occurredAt) || Date.now());
     }
     // Another run of this payment is sending this event: it clears it from the outbox.
     if (deps.merchant && (await deps.merchant.deliver(event, inline)) === "elsewhere") return;

@@ -96,6 +96,12 @@ export function createMerchantLane(deps: {
     if (event.orderId) deps.jobIndex?.note(event.orderId, { kind: "attempt", eventId: event.id, ...attempt }, at);
   }
 
+  /** Adds the event's `merchant-webhooks` job and indexes it under its order at `at`. */
+  async function enqueue(event: PaymentEvent, name: string, options: JobsOptions, at: number): Promise<void> {
+    await deps.queue.add(name, event, options);
+    if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.merchantWebhooks, event.id, at);
+  }
+
   /** One attempt; what the timeline keeps of it. */
   async function attempt(event: PaymentEvent): Promise<{ ok: boolean; status: number | null; durationMs: number; error?: string; err?: unknown }> {
     const started = now();
@@ -132,8 +138,7 @@ export function createMerchantLane(deps: {
       return "elsewhere";
     }
     if (!gate) {
-      await deps.queue.add(DELIVER_JOB, event, { ...JOB_OPTIONS.merchantWebhook, jobId: event.id });
-      if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.merchantWebhooks, event.id, at);
+      await enqueue(event, DELIVER_JOB, { ...JOB_OPTIONS.merchantWebhook, jobId: event.id }, at);
       return "queued";
     }
     // A merchant that hangs stops the other jobs' attempts once this one has run too long.
@@ -157,9 +162,8 @@ export function createMerchantLane(deps: {
     const options = retryJobOptions(event.id);
     deps.metrics?.recordDelivery("failed_attempt");
     note(event, { attempt: 1, via: "inline", status: result.status, durationMs: result.durationMs, error: result.error, nextRetryAt: now() + (options.delay ?? 0) }, at);
-    await deps.queue.add(RETRY_JOB, event, options);
-    // After the attempt on the timeline (a timeline in the same millisecond sorts by member).
-    if (event.orderId) deps.jobIndex?.add(event.orderId, QUEUES.merchantWebhooks, event.id, Math.max(now(), at + 1));
+    // Indexed after the attempt's note (a timeline in the same millisecond sorts by member).
+    await enqueue(event, RETRY_JOB, options, Math.max(now(), at + 1));
     return "queued";
   }
 

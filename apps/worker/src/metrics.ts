@@ -3,6 +3,7 @@ import type { Job } from "bullmq";
 import {
   addToWorkerMetrics,
   createActivityTally,
+  deliveryIncrement,
   isFinalAttempt,
   isUnrecoverable,
   observationIncrements,
@@ -117,7 +118,7 @@ export function createWorkerMetrics(deps: { redis: Pick<Redis, "multi">; prefix:
     instrument: <J extends Job, R>(queue: string, processor: (job: J) => Promise<R>) => wrap(queue, processor, false),
     /** A merchant delivery attempt made outside a job (the first one, in line): counted, not timed as a job. */
     recordDelivery(outcome: MerchantDeliveryOutcome): void {
-      add([[`delivery|${outcome}`, 1]]);
+      add([deliveryIncrement(outcome)]);
       schedule(flushMs);
     },
     /** The merchant-webhooks processor: also counts each attempt as delivered / failed_attempt / exhausted. */

@@ -41,6 +41,7 @@ export {
   durationBucket,
   readWorkerMetrics,
   addToWorkerMetrics,
+  deliveryIncrement,
   observationIncrements,
   workerMetricsKey,
 } from "./metrics-store";

@@ -197,6 +197,9 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
 
   if (!("payhooksLedgerCas" in redis)) redis.defineCommand("payhooksLedgerCas", { lua: LEDGER_CAS_LUA });
   if (!("payhooksClaimEvent" in redis)) redis.defineCommand("payhooksClaimEvent", { numberOfKeys: 2, lua: CLAIM_EVENT_LUA });
+  /** Runs a script defined above: defineCommand adds the method at run time, and ioredis cannot type it. */
+  const runScript = (name: "payhooksLedgerCas" | "payhooksClaimEvent", ...args: unknown[]): Promise<number> =>
+    (redis as unknown as Record<string, (...a: unknown[]) => Promise<number>>)[name]!.call(redis, ...args);
 
   async function cas(batch: Batch): Promise<1 | 0 | -1> {
     const spec = JSON.stringify({
@@ -205,9 +208,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
       claims: batch.claims,
       ops: batch.ops,
     });
-    // defineCommand adds the method at run time; ioredis cannot type it.
-    const run = (redis as unknown as Record<string, (...args: unknown[]) => Promise<number>>)["payhooksLedgerCas"]!;
-    return (await run.call(redis, batch.keys.length, ...batch.keys, spec)) as 1 | 0 | -1;
+    return (await runScript("payhooksLedgerCas", batch.keys.length, ...batch.keys, spec)) as 1 | 0 | -1;
   }
 
   /** The order (null while it does not exist) and the version of its key, which exists earlier when payments wait for it. */
@@ -706,8 +707,7 @@ export function createLedger(deps: { redis: RedisConnection; prefix: string; now
    * still in the outbox.
    */
   async function claimEvent(id: string, ttlMs: number): Promise<boolean> {
-    const run = (redis as unknown as Record<string, (...args: unknown[]) => Promise<number>>)["payhooksClaimEvent"]!;
-    return (await run.call(redis, k.outbox, `${k.event(id)}:claim`, id, Math.max(1, Math.round(ttlMs)))) === 1;
+    return (await runScript("payhooksClaimEvent", k.outbox, `${k.event(id)}:claim`, id, Math.max(1, Math.round(ttlMs)))) === 1;
   }
 
   /** Payments in a provider's named index with min <= score <= max, ascending by score. */

@@ -63,6 +63,11 @@ export function durationBucket(seconds: number): string {
   return bound === undefined ? "+Inf" : String(bound);
 }
 
+/** The increment of one merchant delivery attempt, whether a job or the worker's first attempt in line made it. */
+export function deliveryIncrement(outcome: MerchantDeliveryOutcome): [field: string, by: number] {
+  return [`delivery|${outcome}`, 1];
+}
+
 /** The HINCRBY increments one finished attempt adds to the shared hash (3 to 5 fields). */
 export function observationIncrements(obs: JobObservation): Array<[field: string, by: number]> {
   const series = `dur|${obs.queue}|${obs.result.status}`;
@@ -73,7 +78,7 @@ export function observationIncrements(obs: JobObservation): Array<[field: string
     [`${series}|sum_us`, Math.round(durationMs * 1000)],
   ];
   if (obs.result.status === "failed") increments.push([`fail|${obs.queue}|${obs.result.kind}`, 1]);
-  if (obs.delivery) increments.push([`delivery|${obs.delivery}`, 1]);
+  if (obs.delivery) increments.push(deliveryIncrement(obs.delivery));
   return increments;
 }
 

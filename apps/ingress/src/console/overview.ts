@@ -11,9 +11,9 @@ import {
   type ActivityWindow,
   type ProviderActivity,
 } from "@payhooks/core";
-import { maskJobField } from "../dashboard";
 import { QUEUE_STATES } from "../metrics";
 import type { ConsoleDeps } from "./deps";
+import { maskedText } from "./format";
 import { CONSOLE_PATH, html, layout, type SafeHtml } from "./html";
 
 /**
@@ -72,22 +72,14 @@ export type OverviewData = {
 
 const MERCHANT_QUEUE_KEY = "merchantWebhooks";
 
-/** Luhn-valid 13–19 digit runs inside a longer text: maskJobField masks only a whole value that is one. */
-const TOKEN_SPLIT = /([\s,;:'"()[\]{}=]+)/;
-
 /**
  * A failure's reason as the page shows it. BullMQ keeps an error's message, which may quote the
- * payload, so it goes through the dashboard's masking (a string holding an e-mail address is
- * "[redacted]" whole), then each word through it again (a card number inside a sentence), and
- * is cut to {@link REASON_CHARS}.
+ * payload, so it is masked as every console page masks free text (a string holding an e-mail
+ * address is "[redacted]" whole, a card number inside it is replaced where it stands), then cut
+ * to {@link REASON_CHARS}.
  */
 export function displayReason(reason: string): string {
-  const whole = maskJobField(reason);
-  if (whole !== reason) return String(whole);
-  const masked = reason
-    .split(TOKEN_SPLIT)
-    .map((part, i) => (i % 2 === 1 ? part : maskJobField(part) === part ? part : "[redacted]"))
-    .join("");
+  const masked = maskedText(reason);
   return masked.length > REASON_CHARS ? `${masked.slice(0, REASON_CHARS - 1)}…` : masked;
 }
 
